@@ -1,0 +1,126 @@
+using LoraServe.Core.Kernels;
+using LoraServe.Core.Kv;
+using LoraServe.Core.Tensors;
+using LoraServe.Models.Config;
+using LoraServe.Models.Weights;
+
+namespace LoraServe.Models.Llama;
+
+/// <summary>
+/// The Llama-family decoder (llama, mistral, qwen2) over a flattened token batch with a paged KV
+/// cache — HF LlamaForCausalLM's math: pre-norm blocks, RoPE (rotate_half), grouped-query
+/// attention, SiLU-gated MLP, final RMSNorm, lm_head. Not thread-safe: one engine thread
+/// drives it; the kernels inside use all cores.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly Rope _rope;
+    private readonly ForwardWorkspace _ws;
+
+    public LlamaModel(LlamaWeights weights)
+    {
+        Weights = weights;
+        Config = weights.Config;
+        _rope = new Rope(Config.HeadDim, Config.RopeTheta, Config.RopeScaling);
+        _ws = new ForwardWorkspace(Config);
+    }
+
+    public LlamaWeights Weights { get; }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Allocates a paged KV cache shaped for this model.</summary>
+    public PagedKvCache CreateKvCache(int numBlocks, int blockSize = 16) =>
+        new(Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim);
+
+    /// <summary>
+    /// Runs one step: writes every row's K/V into <paramref name="cache"/> and fills
+    /// <paramref name="logits"/> (batch.LogitRows.Length, vocab) with float32 logits.
+    /// </summary>
+    public void Forward(ForwardBatch batch, PagedKvCache cache, Span<float> logits)
+    {
+        var c = Config;
+        int tokens = batch.TokenCount, hidden = c.HiddenSize, vocab = c.VocabSize;
+        if (logits.Length < batch.LogitRows.Length * vocab)
+            throw new ArgumentException($"logits buffer holds {logits.Length} floats, needs {batch.LogitRows.Length}x{vocab}", nameof(logits));
+        if (cache.NumKvHeads != c.NumKvHeads || cache.HeadDim != c.HeadDim || cache.Layers != c.NumLayers)
+            throw new ArgumentException("KV cache shape does not match the model", nameof(cache));
+        foreach (var s in batch.Sequences)
+        {
+            int needed = cache.BlocksFor(s.StartPosition + s.TokenCount);
+            if (s.BlockTable.Length < needed)
+                throw new ArgumentException($"sequence at offset {s.TokenOffset} needs {needed} KV blocks for {s.StartPosition + s.TokenCount} positions, block table has {s.BlockTable.Length}");
+        }
+
+        _ws.EnsureTokens(tokens);
+        var h = _ws.Hidden.AsSpan(0, tokens * hidden);
+        Embed(batch.TokenIds, h);
+
+        int qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
+        var normed = _ws.Normed.AsSpan(0, tokens * hidden);
+        var q = _ws.Q.AsSpan(0, tokens * qDim);
+        var k = _ws.K.AsSpan(0, tokens * kvDim);
+        var v = _ws.V.AsSpan(0, tokens * kvDim);
+        var attn = _ws.Attention.AsSpan(0, tokens * qDim);
+        var gate = _ws.Gate.AsSpan(0, tokens * inter);
+        var up = _ws.Up.AsSpan(0, tokens * inter);
+        float scale = 1f / MathF.Sqrt(c.HeadDim);
+
+        for (int l = 0; l < c.NumLayers; l++)
+        {
+            var w = Weights.Layers[l];
+            RmsNorm.Apply(h, w.InputNorm, c.RmsNormEps, normed, tokens);
+            Linear(normed, tokens, w.Q, w.QBias, q);
+            Linear(normed, tokens, w.K, w.KBias, k);
+            Linear(normed, tokens, w.V, w.VBias, v);
+            _rope.Apply(q, batch.Positions, c.NumHeads);
+            _rope.Apply(k, batch.Positions, c.NumKvHeads);
+            foreach (var s in batch.Sequences)
+                cache.Write(l, s.BlockTable, s.StartPosition, k.Slice(s.TokenOffset * kvDim), v.Slice(s.TokenOffset * kvDim), s.TokenCount);
+            PagedAttention.Forward(q, batch.Sequences, cache, l, c.NumHeads, scale, attn, c.SlidingWindow);
+            // Residual add fused into the GEMM: h += attn·Woᵀ.
+            Gemm.MatMulTransposed(attn, tokens, w.O, h, accumulate: true);
+            if (w.OBias is not null) AddBias(h, w.OBias, tokens);
+
+            RmsNorm.Apply(h, w.PostAttentionNorm, c.RmsNormEps, normed, tokens);
+            Linear(normed, tokens, w.Gate, w.GateBias, gate);
+            Linear(normed, tokens, w.Up, w.UpBias, up);
+            Activations.SiluMul(gate, up);
+            Gemm.MatMulTransposed(gate, tokens, w.Down, h, accumulate: true);
+            if (w.DownBias is not null) AddBias(h, w.DownBias, tokens);
+        }
+
+        // Only the rows whose logits are wanted pass through the final norm and lm_head:
+        // in a prefill chunk that is one row of many.
+        int rows = batch.LogitRows.Length;
+        var last = _ws.Normed.AsSpan(0, rows * hidden);
+        for (int i = 0; i < rows; i++) h.Slice(batch.LogitRows[i] * hidden, hidden).CopyTo(_ws.Gather.AsSpan(i * hidden, hidden));
+        RmsNorm.Apply(_ws.Gather.AsSpan(0, rows * hidden), Weights.FinalNorm, c.RmsNormEps, last, rows);
+        Gemm.MatMulTransposed(last, rows, Weights.LmHead, logits.Slice(0, rows * vocab));
+    }
+
+    private void Embed(ReadOnlySpan<int> tokenIds, Span<float> h)
+    {
+        int hidden = Config.HiddenSize, vocab = Weights.Embedding.Rows;
+        for (int t = 0; t < tokenIds.Length; t++)
+        {
+            int id = tokenIds[t];
+            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokenIds), id, $"token id {id} at row {t} is outside the vocabulary of {vocab}");
+            Weights.Embedding.ReadRow(id, h.Slice(t * hidden, hidden));
+        }
+    }
+
+    private static void Linear(ReadOnlySpan<float> x, int tokens, WeightMatrix w, float[]? bias, Span<float> y)
+    {
+        Gemm.MatMulTransposed(x, tokens, w, y);
+        if (bias is not null) AddBias(y, bias, tokens);
+    }
+
+    private static void AddBias(Span<float> y, ReadOnlySpan<float> bias, int rows)
+    {
+        int n = bias.Length;
+        for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(r * n, n), bias, y.Slice(r * n, n));
+    }
+
+    public void Dispose() => Weights.Dispose();
+}

@@ -44,6 +44,9 @@ public sealed class ForwardBatch
 
     public int TokenCount => TokenIds.Length;
 
+    /// <summary>Per-row corrections after each projection (unmerged LoRA adapters); null for the plain base model.</summary>
+    public ILinearDelta? Delta { get; init; }
+
     /// <summary>A batch that asks for logits at the last row of every sequence.</summary>
     public static ForwardBatch LastTokenLogits(int[] tokenIds, AttentionSequence[] sequences)
     {

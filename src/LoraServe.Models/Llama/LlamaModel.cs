@@ -73,6 +73,12 @@ public sealed class LlamaModel : IDisposable
             Linear(normed, tokens, w.Q, w.QBias, q);
             Linear(normed, tokens, w.K, w.KBias, k);
             Linear(normed, tokens, w.V, w.VBias, v);
+            if (batch.Delta is { } d)
+            {
+                d.Apply(l, LinearKind.Q, normed, q, tokens);
+                d.Apply(l, LinearKind.K, normed, k, tokens);
+                d.Apply(l, LinearKind.V, normed, v, tokens);
+            }
             _rope.Apply(q, batch.Positions, c.NumHeads);
             _rope.Apply(k, batch.Positions, c.NumKvHeads);
             foreach (var s in batch.Sequences)
@@ -81,13 +87,20 @@ public sealed class LlamaModel : IDisposable
             // Residual add fused into the GEMM: h += attn·Woᵀ.
             Gemm.MatMulTransposed(attn, tokens, w.O, h, accumulate: true);
             if (w.OBias is not null) AddBias(h, w.OBias, tokens);
+            batch.Delta?.Apply(l, LinearKind.O, attn, h, tokens);
 
             RmsNorm.Apply(h, w.PostAttentionNorm, c.RmsNormEps, normed, tokens);
             Linear(normed, tokens, w.Gate, w.GateBias, gate);
             Linear(normed, tokens, w.Up, w.UpBias, up);
+            if (batch.Delta is { } dm)
+            {
+                dm.Apply(l, LinearKind.Gate, normed, gate, tokens);
+                dm.Apply(l, LinearKind.Up, normed, up, tokens);
+            }
             Activations.SiluMul(gate, up);
             Gemm.MatMulTransposed(gate, tokens, w.Down, h, accumulate: true);
             if (w.DownBias is not null) AddBias(h, w.DownBias, tokens);
+            batch.Delta?.Apply(l, LinearKind.Down, gate, h, tokens);
         }
 
         // Only the rows whose logits are wanted pass through the final norm and lm_head:

@@ -3,6 +3,7 @@ using LoraServe.Core.Kv;
 using LoraServe.Core.Tensors;
 using LoraServe.Models.Config;
 using LoraServe.Models.Llama;
+using LoraServe.Testing;
 
 namespace LoraServe.Models.Tests.Llama;
 

@@ -1,16 +1,17 @@
 using LoraServe.Models.Config;
+using LoraServe.Models.Llama;
 
-namespace LoraServe.Models.Tests.Llama;
+namespace LoraServe.Testing;
 
 /// <summary>
 /// A deliberately naive float64 Llama forward for one sequence, written from the HF
 /// modeling_llama / modeling_qwen2 / modeling_mistral equations, sharing no code with the engine:
 /// contiguous K/V, full recomputation, no batching, no paging.
 /// </summary>
-internal static class ReferenceForward
+public static class ReferenceForward
 {
     /// <summary>Returns logits (tokens, vocab) for every position of <paramref name="tokens"/>.</summary>
-    public static double[,] Logits(InMemoryModel m, int[] tokens)
+    public static double[,] Logits(InMemoryModel m, int[] tokens, IReadOnlyDictionary<(int Layer, LinearKind Kind), ReferenceLoraModule>? lora = null)
     {
         var c = m.Config;
         int T = tokens.Length, H = c.HiddenSize, hd = c.HeadDim, nh = c.NumHeads, nkv = c.NumKvHeads, I = c.IntermediateSize;
@@ -18,12 +19,14 @@ internal static class ReferenceForward
         for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) x[t, i] = m.Embedding[tokens[t] * H + i];
         var invFreq = InverseFrequencies(c);
 
-        foreach (var L in m.Layers)
+        for (int layer = 0; layer < m.Layers.Length; layer++)
         {
+            var L = m.Layers[layer];
+            ReferenceLoraModule? Lora(LinearKind kind) => lora is not null && lora.TryGetValue((layer, kind), out var mod) ? mod : null;
             var xn = RmsNorm(x, L.InputNorm, c.RmsNormEps);
-            var q = Linear(xn, L.Q, nh * hd, L.QBias);
-            var k = Linear(xn, L.K, nkv * hd, L.KBias);
-            var v = Linear(xn, L.V, nkv * hd, L.VBias);
+            var q = Linear(xn, L.Q, nh * hd, L.QBias, Lora(LinearKind.Q));
+            var k = Linear(xn, L.K, nkv * hd, L.KBias, Lora(LinearKind.K));
+            var v = Linear(xn, L.V, nkv * hd, L.VBias, Lora(LinearKind.V));
             Rotate(q, nh, hd, invFreq);
             Rotate(k, nkv, hd, invFreq);
             var attn = new double[T, nh * hd];
@@ -46,14 +49,14 @@ internal static class ReferenceForward
                     for (int p = first; p <= t; p++)
                         for (int i = 0; i < hd; i++) attn[t, h * hd + i] += s[p] / z * v[p, g * hd + i];
                 }
-            var o = Linear(attn, L.O, H, L.OBias);
+            var o = Linear(attn, L.O, H, L.OBias, Lora(LinearKind.O));
             for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) x[t, i] += o[t, i];
 
             xn = RmsNorm(x, L.PostNorm, c.RmsNormEps);
-            var gate = Linear(xn, L.Gate, I, null);
-            var up = Linear(xn, L.Up, I, null);
+            var gate = Linear(xn, L.Gate, I, null, Lora(LinearKind.Gate));
+            var up = Linear(xn, L.Up, I, null, Lora(LinearKind.Up));
             for (int t = 0; t < T; t++) for (int i = 0; i < I; i++) gate[t, i] = gate[t, i] / (1 + Math.Exp(-gate[t, i])) * up[t, i];
-            var down = Linear(gate, L.Down, H, null);
+            var down = Linear(gate, L.Down, H, null, Lora(LinearKind.Down));
             for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) x[t, i] += down[t, i];
         }
         var f = RmsNorm(x, m.FinalNorm, c.RmsNormEps);
@@ -114,8 +117,11 @@ internal static class ReferenceForward
         return y;
     }
 
-    /// <summary>y = x·Wᵀ + b with W stored (outDim, inDim) row-major as nn.Linear does.</summary>
-    private static double[,] Linear(double[,] x, float[] w, int outDim, float[]? b)
+    /// <summary>
+    /// y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ with W stored (outDim, inDim) row-major as nn.Linear does, and
+    /// PEFT's lora_A (r, in) and lora_B (out, r) when a LoRA module targets this layer.
+    /// </summary>
+    private static double[,] Linear(double[,] x, float[] w, int outDim, float[]? b, ReferenceLoraModule? lora = null)
     {
         int T = x.GetLength(0), inDim = x.GetLength(1);
         var y = new double[T, outDim];
@@ -126,6 +132,20 @@ internal static class ReferenceForward
                 for (int i = 0; i < inDim; i++) s += x[t, i] * w[o * inDim + i];
                 y[t, o] = s;
             }
+        if (lora is null) return y;
+        int r = lora.Rank;
+        for (int t = 0; t < T; t++)
+        {
+            var shrunk = new double[r];
+            for (int j = 0; j < r; j++)
+                for (int i = 0; i < inDim; i++) shrunk[j] += x[t, i] * lora.A[j * inDim + i];
+            for (int o = 0; o < outDim; o++)
+            {
+                double s = 0;
+                for (int j = 0; j < r; j++) s += shrunk[j] * lora.B[o * r + j];
+                y[t, o] += lora.Scale * s;
+            }
+        }
         return y;
     }
 }

@@ -3,7 +3,7 @@ using LoraServe.Core.Tensors;
 using LoraServe.Models.Config;
 using LoraServe.Models.Weights;
 
-namespace LoraServe.Models.Tests.Llama;
+namespace LoraServe.Testing;
 
 /// <summary>
 /// A random Llama-family model held twice: as plain float arrays (what the reference forward
@@ -11,7 +11,7 @@ namespace LoraServe.Models.Tests.Llama;
 /// engine reads). For 16-bit dtypes the float copies are the rounded values, so both see the same
 /// numbers.
 /// </summary>
-internal sealed class InMemoryModel : IDisposable
+public sealed class InMemoryModel : IDisposable
 {
     private readonly List<NativeBuffer> _buffers = [];
 

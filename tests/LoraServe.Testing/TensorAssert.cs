@@ -1,7 +1,8 @@
-namespace LoraServe.Models.Tests;
+using Xunit;
+namespace LoraServe.Testing;
 
 /// <summary>Compares tensors and reports the worst element (llm.c's check_tensor habit).</summary>
-internal static class TensorAssert
+public static class TensorAssert
 {
     /// <summary>max |actual − expected| ≤ tolerance · max(1, max |expected|), per row when 2-D.</summary>
     public static void Close(double[,] expected, float[] actual, double tolerance, string what)

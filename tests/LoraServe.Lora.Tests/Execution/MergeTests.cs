@@ -1,0 +1,67 @@
+using LoraServe.Core.Tensors;
+using LoraServe.Lora.Adapters;
+using LoraServe.Lora.Execution;
+using LoraServe.Models.Llama;
+using LoraServe.Testing;
+
+namespace LoraServe.Lora.Tests.Execution;
+
+public class MergeTests
+{
+    private static readonly int[] Prompt = [7, 1, 88, 23, 54, 6];
+
+    [Theory]
+    [InlineData(DType.F32, 1e-4)]
+    [InlineData(DType.BF16, 2e-2)] // merged weights are rounded to bf16 once; unmerged keeps the delta in float32
+    public void Merged_equals_unmerged(DType dtype, double tolerance)
+    {
+        var config = InMemoryModel.TinyConfig();
+        using var m = new InMemoryModel(config, seed: 21, dtype);
+        var model = new LlamaModel(m.Weights);
+        var (adapter, _) = RandomAdapters.Create(config, "a", 8, LinearKinds.All, 16, false, seed: 3);
+        var unmerged = UnmergedLoraTests.RunAlone(model, Prompt, adapter);
+        var merger = new AdapterMerger(m.Weights);
+        merger.Merge(adapter);
+        var merged = UnmergedLoraTests.RunAlone(model, Prompt, null);
+        merger.Unmerge();
+        TensorAssert.Close(unmerged, merged, tolerance, $"merged vs unmerged {dtype}");
+        var baseLogits = UnmergedLoraTests.RunAlone(model, Prompt, null);
+        Assert.True(Math.Abs(baseLogits[0] - merged[0]) > 1e-3, "the adapter must change the output");
+    }
+
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    [InlineData(DType.F32)]
+    public unsafe void Thousand_merge_unmerge_cycles_leave_base_weights_bitwise_identical(DType dtype)
+    {
+        var config = InMemoryModel.TinyConfig(layers: 1);
+        using var m = new InMemoryModel(config, seed: 22, dtype);
+        var (a1, _) = RandomAdapters.Create(config, "a1", 4, LinearKinds.All, 8, false, seed: 1);
+        var (a2, _) = RandomAdapters.Create(config, "a2", 2, [LinearKind.Q, LinearKind.V], 4, true, seed: 2);
+        var matrices = LinearKinds.All.Select(k => AdapterMerger.Target(m.Weights.Layers[0], k)).ToArray();
+        byte[][] Snapshot() => matrices.Select(w => new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray()).ToArray();
+        var before = Snapshot();
+        var merger = new AdapterMerger(m.Weights);
+        for (int i = 0; i < 1000; i++)
+        {
+            merger.Merge(i % 2 == 0 ? a1 : a2);
+            if (i == 0) Assert.NotEqual(before[0], Snapshot()[0]);
+            merger.Unmerge();
+        }
+        var after = Snapshot();
+        for (int j = 0; j < matrices.Length; j++) Assert.Equal(before[j], after[j]);
+    }
+
+    [Fact]
+    public void Merging_twice_without_unmerge_is_refused()
+    {
+        var config = InMemoryModel.TinyConfig(layers: 1);
+        using var m = new InMemoryModel(config, seed: 23);
+        var (a1, _) = RandomAdapters.Create(config, "first", 2, [LinearKind.Q], 4, false, seed: 1);
+        var merger = new AdapterMerger(m.Weights);
+        merger.Merge(a1);
+        var e = Assert.Throws<InvalidOperationException>(() => merger.Merge(a1));
+        Assert.Contains("'first' is merged", e.Message);
+    }
+}

@@ -14,7 +14,7 @@ namespace LoraServe.Lora.Execution;
 /// Reused across steps: <see cref="Configure"/> regroups rows without allocating once warmed up.
 /// Not thread-safe; one engine thread owns it.
 /// </summary>
-public sealed class SegmentedLoraDelta : ILinearDelta
+public sealed class SegmentedLoraDelta(int maxAdapters = int.MaxValue) : ILinearDelta
 {
     private readonly List<Segment> _segments = [];
     private int _used;
@@ -29,6 +29,9 @@ public sealed class SegmentedLoraDelta : ILinearDelta
         public int Count;
         public bool Contiguous;
     }
+
+    /// <summary>--max-loras: distinct adapters one step may carry (the scheduler keeps to it; this checks).</summary>
+    public int MaxAdapters { get; } = maxAdapters > 0 ? maxAdapters : throw new ArgumentOutOfRangeException(nameof(maxAdapters), maxAdapters, "max LoRAs per step must be ≥ 1");
 
     /// <summary>Distinct adapters in the current step.</summary>
     public int DistinctAdapters => _used;
@@ -48,6 +51,11 @@ public sealed class SegmentedLoraDelta : ILinearDelta
                 if (ReferenceEquals(_segments[i].Adapter, adapter)) { seg = _segments[i]; break; }
             if (seg is null)
             {
+                if (_used == MaxAdapters)
+                {
+                    _used = 0;
+                    throw new ArgumentException($"the step carries more than --max-loras {MaxAdapters} distinct adapters (row {row}: '{adapter.Name}')");
+                }
                 if (_used == _segments.Count) _segments.Add(new Segment());
                 seg = _segments[_used++];
                 seg.Adapter = adapter;

@@ -1,3 +1,5 @@
+using LoraServe.Models.Config;
+
 namespace LoraServe.Models.Llama;
 
 /// <summary>The seven linear projections of a Llama decoder layer, by their HF module names.</summary>
@@ -41,6 +43,17 @@ public static class LinearKinds
     {
         LinearKind.Q or LinearKind.K or LinearKind.V or LinearKind.O => "self_attn." + kind.ModuleName(),
         _ => "mlp." + kind.ModuleName(),
+    };
+
+    /// <summary>The projection's nn.Linear shape (out_features, in_features) in a model of <paramref name="c"/>.</summary>
+    public static (int Out, int In) Shape(this LinearKind kind, ModelConfig c) => kind switch
+    {
+        LinearKind.Q => (c.NumHeads * c.HeadDim, c.HiddenSize),
+        LinearKind.K or LinearKind.V => (c.NumKvHeads * c.HeadDim, c.HiddenSize),
+        LinearKind.O => (c.HiddenSize, c.NumHeads * c.HeadDim),
+        LinearKind.Gate or LinearKind.Up => (c.IntermediateSize, c.HiddenSize),
+        LinearKind.Down => (c.HiddenSize, c.IntermediateSize),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
     public static bool TryParse(string moduleName, out LinearKind kind)

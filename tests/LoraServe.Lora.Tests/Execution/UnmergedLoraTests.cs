@@ -99,4 +99,19 @@ public class UnmergedLoraTests
         model.Forward(batch, cache, logits);
         return logits;
     }
+
+    [Fact]
+    public void A_step_with_more_distinct_adapters_than_max_loras_is_refused()
+    {
+        var config = InMemoryModel.TinyConfig(layers: 1);
+        var a = RandomAdapters.Create(config, "a", 2, QV, 4, false, 1).Adapter;
+        var b = RandomAdapters.Create(config, "b", 2, QV, 4, false, 2).Adapter;
+        var c = RandomAdapters.Create(config, "c", 2, QV, 4, false, 3).Adapter;
+        var delta = new SegmentedLoraDelta(maxAdapters: 2);
+        delta.Configure([a, null, b, a, b]);
+        Assert.Equal(2, delta.DistinctAdapters);
+        var e = Assert.Throws<ArgumentException>(() => delta.Configure([a, b, c]));
+        Assert.Contains("--max-loras 2", e.Message);
+        Assert.Contains("'c'", e.Message);
+    }
 }

@@ -62,6 +62,57 @@ public sealed class InMemoryModel : IDisposable
         };
     }
 
+    /// <summary>
+    /// Reads a model directory's tensors as plain float arrays (for the reference forward), holding
+    /// float32 copies as <see cref="Weights"/>. Norms and biases by their HF names.
+    /// </summary>
+    public static InMemoryModel FromDirectory(string dir)
+    {
+        var config = LoraServe.Models.Config.ModelConfigLoader.Load(dir);
+        using var store = LoraServe.Models.Safetensors.TensorStore.Open(dir);
+        float[] T(string name) => store.ReadFloats(name);
+        float[]? Opt(string name) => store.Contains(name) ? store.ReadFloats(name) : null;
+        var layers = new Layer[config.NumLayers];
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            layers[l] = new Layer
+            {
+                InputNorm = T(p + "input_layernorm.weight"), PostNorm = T(p + "post_attention_layernorm.weight"),
+                Q = T(p + "self_attn.q_proj.weight"), K = T(p + "self_attn.k_proj.weight"), V = T(p + "self_attn.v_proj.weight"), O = T(p + "self_attn.o_proj.weight"),
+                Gate = T(p + "mlp.gate_proj.weight"), Up = T(p + "mlp.up_proj.weight"), Down = T(p + "mlp.down_proj.weight"),
+                QBias = config.QkvBias ? Opt(p + "self_attn.q_proj.bias") : null, KBias = config.QkvBias ? Opt(p + "self_attn.k_proj.bias") : null,
+                VBias = config.QkvBias ? Opt(p + "self_attn.v_proj.bias") : null, OBias = config.OutputBias ? Opt(p + "self_attn.o_proj.bias") : null,
+            };
+        }
+        var embedding = T("model.embed_tokens.weight");
+        var lmHead = config.TieWordEmbeddings ? embedding : T("lm_head.weight");
+        return new InMemoryModel(config, embedding, layers, T("model.norm.weight"), lmHead);
+    }
+
+    private InMemoryModel(ModelConfig config, float[] embedding, Layer[] layers, float[] finalNorm, float[] lmHead)
+    {
+        Config = config;
+        Embedding = embedding;
+        Layers = layers;
+        FinalNorm = finalNorm;
+        LmHead = lmHead;
+        int h = config.HiddenSize, qd = config.NumHeads * config.HeadDim, kvd = config.NumKvHeads * config.HeadDim, inter = config.IntermediateSize;
+        var wl = layers.Select((L, l) => new LlamaLayerWeights
+        {
+            InputNorm = L.InputNorm, PostAttentionNorm = L.PostNorm,
+            Q = Matrix(L.Q, qd, h, DType.F32, "q"), K = Matrix(L.K, kvd, h, DType.F32, "k"), V = Matrix(L.V, kvd, h, DType.F32, "v"),
+            O = Matrix(L.O, h, qd, DType.F32, "o"), Gate = Matrix(L.Gate, inter, h, DType.F32, "gate"), Up = Matrix(L.Up, inter, h, DType.F32, "up"),
+            Down = Matrix(L.Down, h, inter, DType.F32, "down"), QBias = L.QBias, KBias = L.KBias, VBias = L.VBias, OBias = L.OBias,
+        }).ToArray();
+        var emb = Matrix(embedding, config.VocabSize, h, DType.F32, "embed");
+        Weights = new LlamaWeights
+        {
+            Config = config, Embedding = emb, Layers = wl, FinalNorm = finalNorm,
+            LmHead = config.TieWordEmbeddings ? emb : Matrix(lmHead, config.VocabSize, h, DType.F32, "lm_head"),
+        };
+    }
+
     public ModelConfig Config { get; }
     public float[] Embedding { get; }
     public Layer[] Layers { get; }

@@ -11,7 +11,8 @@ namespace LoraServe.Models.Generation;
 /// </summary>
 public sealed class SingleSequenceGenerator(LlamaModel model, int blockSize = 16)
 {
-    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, GenerationOptions options)
+    /// <param name="delta">per-row projection corrections for every step (a LoRA adapter), or null for the base model</param>
+    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, GenerationOptions options, ILinearDelta? delta = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         options.Sampling.Validate();
@@ -20,10 +21,10 @@ public sealed class SingleSequenceGenerator(LlamaModel model, int blockSize = 16
         int contextLength = model.Config.MaxPositionEmbeddings;
         if (prompt.Count >= contextLength)
             throw new ArgumentException($"the prompt has {prompt.Count} tokens; the model's context is {contextLength} (max_position_embeddings) and at least one must be left to generate");
-        return Run(prompt, options, Math.Min(options.MaxTokens, contextLength - prompt.Count));
+        return Run(prompt, options, Math.Min(options.MaxTokens, contextLength - prompt.Count), delta);
     }
 
-    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, GenerationOptions options, int maxNew)
+    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, GenerationOptions options, int maxNew, ILinearDelta? delta)
     {
         int total = prompt.Count + maxNew;
         int blocks = (total + blockSize - 1) / blockSize;
@@ -36,7 +37,8 @@ public sealed class SingleSequenceGenerator(LlamaModel model, int blockSize = 16
         int position = 0;
         for (int produced = 0; produced < maxNew; produced++)
         {
-            model.Forward(ForwardBatch.LastTokenLogits(step, [new AttentionSequence(0, step.Length, position, table)]), cache, logits);
+            var sequence = new AttentionSequence(0, step.Length, position, table);
+            model.Forward(new ForwardBatch(step, [sequence], [step.Length - 1]) { Delta = delta }, cache, logits);
             position += step.Length;
             int token = Sampler.Sample(logits, options.Sampling, rng, out float logProb);
             bool eos = !options.IgnoreEos && options.StopTokenIds.Contains(token);

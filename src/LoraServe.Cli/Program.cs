@@ -1,0 +1,7 @@
+using System.CommandLine;
+using LoraServe.Cli.Commands;
+
+var root = new RootCommand("LoraServe: multi-tenant LoRA serving and fine-tuning on the CPU");
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(CreateModelCommand.Create());
+return await root.Parse(args).InvokeAsync();

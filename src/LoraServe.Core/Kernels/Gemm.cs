@@ -1,50 +1,279 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics.Tensors;
 using LoraServe.Core.Tensors;
+using LoraServe.Core.Threading;
 
 namespace LoraServe.Core.Kernels;
 
 /// <summary>
-/// Matrix products in the nn.Linear layout. PLACEHOLDER implementation: correct, scalar,
-/// single-threaded. To be replaced by the packed, cache-blocked, multi-threaded SIMD kernel.
+/// Matrix products in the nn.Linear layout, y = x·Wᵀ, multi-threaded and SIMD (see docs/kernels.md).
+///
+/// Blocking (one task = a block of W rows × a chunk of x rows, handed out by
+/// <see cref="KernelThreadPool"/>):
+/// <list type="bullet">
+/// <item>k is zero-padded to a multiple of <see cref="KAlign"/> so tile kernels have no tails; x is
+///   copied only when k is not already aligned.</item>
+/// <item>Decode (m ≤ <see cref="Tuning.FusedMaxM"/>, k aligned): W is read in place (16-bit
+///   weights widened inside the Vector512 tile), so every weight byte streams from memory exactly
+///   once per call, without a scratch round trip.</item>
+/// <item>Otherwise a task widens (or copies, for f32) its block of W rows once into per-thread
+///   scratch and reuses it for every x row of its chunk: for m &gt; 8 the block is
+///   <see cref="Tuning.LargeMBlockRows"/> rows (≤ ~300 KB, stays in the 1 MB L2), for small m it is
+///   sized to ~32 KB (L1).</item>
+/// <item>k is cut into equal slices at most <see cref="Tuning.KC"/> wide so a 6-row W micro-panel plus
+///   a 4-row x micro-panel stays in the 48 KB L1 while a tile is computed.</item>
+/// <item>Tiles are <see cref="MR"/>×<see cref="NR"/> (see <see cref="GemmTileKernels"/>).</item>
+/// </list>
 /// </summary>
 public static unsafe class Gemm
 {
+    internal const int MR = 4;
+    internal const int NR = 6;
+    internal const int KAlign = 16;
+    private const int SmallM = 8;
+
+    /// <summary>
+    /// Blocking parameters. Fields rather than constants only so the bench can sweep them
+    /// (`gemm-tune --param kc|block-rows|fused-max-m|decode-block-bytes`); the defaults are the measured best (docs/kernels.md).
+    /// </summary>
+    internal static class Tuning
+    {
+        /// <summary>
+        /// Widest k-slice (a multiple of 16); k is cut into equal slices no wider. A 6-row W panel plus
+        /// a 4-row x panel, 10 × 768 × 4 B = 30 KB for k = 1536, stays in the 48 KB L1.
+        /// </summary>
+        public static int KC = 1024;
+
+        /// <summary>W rows per task when m &gt; 8: 48 rows × k ≤ 1536 × 4 B ≤ 295 KB widened, stays in L2.</summary>
+        public static int LargeMBlockRows = 48;
+
+        /// <summary>Up to this m, W is read in place (16-bit widened inside the tile) instead of packed into scratch.</summary>
+        public static int FusedMaxM = 16;
+
+        /// <summary>Bytes of W one decode (m ≤ 8, W read in place) task streams, before balancing.</summary>
+        public static int DecodeBlockBytes = 64 * 1024;
+
+        /// <summary>
+        /// When W is read in place (streaming from DRAM): each tile prefetches, as it goes, the rows of
+        /// the tile this many tiles ahead (0 = off). Software prefetch spread over the k loop, not a
+        /// burst per tile: a burst of ~100 prefetches overflows the miss queue and measured no gain.
+        /// </summary>
+        public static int PrefetchTiles = 1;
+    }
+
+    private const int SmallMBlockBytes = 32 * 1024;
+
+    /// <summary>Below this many multiply-adds a call runs on the calling thread: waking workers costs more.</summary>
+    private const long ParallelThresholdMacs = 1 << 16;
+
+    private const int ScratchPaddedX = 0;
+    private const int ScratchPackedW = 1;
+    private const int ScratchLocalY = 2;
+
     /// <summary>
     /// y = x·Wᵀ (or y += x·Wᵀ when <paramref name="accumulate"/>).
     /// x: (m, w.Cols) row-major; w: (w.Rows, w.Cols) in its dtype; y: (m, w.Rows) row-major.
     /// </summary>
     public static void MatMulTransposed(ReadOnlySpan<float> x, int m, WeightMatrix w, Span<float> y, bool accumulate = false)
     {
+        ArgumentNullException.ThrowIfNull(w);
         int k = w.Cols, n = w.Rows;
-        if (x.Length < m * k) throw new ArgumentException($"x has {x.Length} elements, needs {m}x{k}", nameof(x));
-        if (y.Length < m * n) throw new ArgumentException($"y has {y.Length} elements, needs {m}x{n}", nameof(y));
-        var row = new float[k];
-        for (int j = 0; j < n; j++)
-        {
-            w.ReadRow(j, row);
-            for (int i = 0; i < m; i++)
-            {
-                float s = 0;
-                var xi = x.Slice(i * k, k);
-                for (int p = 0; p < k; p++) s += xi[p] * row[p];
-                if (accumulate) y[i * n + j] += s; else y[i * n + j] = s;
-            }
-        }
+        if (m < 0) ThrowNegative(nameof(m), m);
+        if (x.Length < (long)m * k) ThrowTooShort(nameof(x), x.Length, m, k, w.Name);
+        if (y.Length < (long)m * n) ThrowTooShort(nameof(y), y.Length, m, n, w.Name);
+        if (m == 0) return;
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+            Multiply(xp, m, k, (void*)w.Data, w.DType, n, yp, accumulate);
     }
 
     /// <summary>
     /// y = x·bᵀ (or y += x·bᵀ) for float32 operands. x: (m, k); b: (n, k); y: (m, n).
+    /// Used for LoRA's A (r×in) and B (out×r) factors, where n or k is the small rank r.
     /// </summary>
     public static void MatMulTransposed(ReadOnlySpan<float> x, int m, ReadOnlySpan<float> b, int n, int k, Span<float> y, bool accumulate = false)
     {
-        if (x.Length < m * k) throw new ArgumentException($"x has {x.Length} elements, needs {m}x{k}", nameof(x));
-        if (b.Length < n * k) throw new ArgumentException($"b has {b.Length} elements, needs {n}x{k}", nameof(b));
-        if (y.Length < m * n) throw new ArgumentException($"y has {y.Length} elements, needs {m}x{n}", nameof(y));
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float s = 0;
-                for (int p = 0; p < k; p++) s += x[i * k + p] * b[j * k + p];
-                if (accumulate) y[i * n + j] += s; else y[i * n + j] = s;
-            }
+        if (m < 0) ThrowNegative(nameof(m), m);
+        if (n < 0) ThrowNegative(nameof(n), n);
+        if (k < 0) ThrowNegative(nameof(k), k);
+        if (x.Length < (long)m * k) ThrowTooShort(nameof(x), x.Length, m, k, "");
+        if (b.Length < (long)n * k) ThrowTooShort(nameof(b), b.Length, n, k, "");
+        if (y.Length < (long)m * n) ThrowTooShort(nameof(y), y.Length, m, n, "");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) y.Slice(0, m * n).Clear();
+            return;
+        }
+        fixed (float* xp = x)
+        fixed (float* bp = b)
+        fixed (float* yp = y)
+            Multiply(xp, m, k, bp, DType.F32, n, yp, accumulate);
     }
+
+    /// <summary>Everything one call's tasks share; lives on the caller's stack for the call.</summary>
+    private struct Job
+    {
+        public float* X;
+        public int Ldx;
+        public int M;
+        public int K;
+        public int Kp;
+        public void* W;
+        public DType WType;
+        public bool WInPlace;
+        public int N;
+        public float* Y;
+        public bool Accumulate;
+        public int BlockRows;
+        public int Blocks;
+        public int MChunk;
+        public int MChunks;
+        public IsaLevel Isa;
+    }
+
+    private static void Multiply(float* x, int m, int k, void* w, DType wType, int n, float* y, bool accumulate)
+    {
+        var job = new Job
+        {
+            M = m, K = k, Kp = (k + KAlign - 1) / KAlign * KAlign, W = w, WType = wType, N = n, Y = y,
+            Accumulate = accumulate, Isa = KernelIsa.Current,
+        };
+        job.X = x;
+        job.Ldx = k;
+        if (job.Kp != k)
+        {
+            // Zero-pad x rows to Kp so the tile kernels never see a k tail.
+            float* xs = ThreadScratch.Get(ScratchPaddedX, (long)m * job.Kp);
+            for (int i = 0; i < m; i++)
+            {
+                Buffer.MemoryCopy(x + (long)i * k, xs + (long)i * job.Kp, (long)k * sizeof(float), (long)k * sizeof(float));
+                new Span<float>(xs + (long)i * job.Kp + k, job.Kp - k).Clear();
+            }
+            job.X = xs;
+            job.Ldx = job.Kp;
+        }
+        // W is read in place (streamed, with software prefetch) when no padding is needed, m is small
+        // (each W element feeds ≤ FusedMaxM rows, so widening inside the tile costs little) and it is
+        // f32 or the Vector512 tiles can widen it on the fly. Otherwise a task first copies/widens its
+        // block into scratch with one sequential pass (hardware-prefetch friendly) and computes from L2:
+        // for large m, in-place f32 made the first x tile of every W tile wait on DRAM.
+        job.WInPlace = job.Kp == k && m <= Tuning.FusedMaxM && (wType == DType.F32 || job.Isa == IsaLevel.Vector512);
+
+        int threads = (long)m * n * k < ParallelThresholdMacs ? 1 : KernelThreadPool.AvailableThreads;
+        if (m <= SmallM && job.WInPlace)
+        {
+            // Streaming: a task reads a contiguous run of W rows; longer runs let the prefetchers ramp
+            // up, but keep ≥ 4 tasks per thread for balance.
+            long rowBytes = (long)k * wType.SizeInBytes();
+            int rows = (int)Math.Max(NR, Tuning.DecodeBlockBytes / rowBytes / NR * NR);
+            int balanced = ((n + 4 * threads - 1) / (4 * threads) + NR - 1) / NR * NR;
+            job.BlockRows = Math.Min(rows, Math.Max(NR, balanced));
+        }
+        else if (m <= SmallM)
+        {
+            int rows = SmallMBlockBytes / (job.Kp * sizeof(float)) / NR * NR;
+            job.BlockRows = Math.Max(NR, rows);
+        }
+        else
+        {
+            job.BlockRows = Tuning.LargeMBlockRows;
+        }
+        job.Blocks = (n + job.BlockRows - 1) / job.BlockRows;
+
+        // Too few W blocks to keep every thread busy (and balanced under dynamic scheduling):
+        // also split the x rows. Each chunk re-widens its W block, cheap next to its m·n·k work.
+        int mTiles = (m + MR - 1) / MR;
+        int chunks = threads > 1 && job.Blocks < 4 * threads ? Math.Min(mTiles, (4 * threads + job.Blocks - 1) / job.Blocks) : 1;
+        job.MChunk = (mTiles + chunks - 1) / chunks * MR;
+        job.MChunks = (m + job.MChunk - 1) / job.MChunk;
+
+        int tasks = job.Blocks * job.MChunks;
+        if (threads <= 1)
+        {
+            for (int t = 0; t < tasks; t++) RunTask(&job, t);
+        }
+        else
+        {
+            KernelThreadPool.Run(&RunTask, &job, tasks);
+        }
+    }
+
+    private static void RunTask(void* state, int index)
+    {
+        ref Job job = ref *(Job*)state;
+        int block = index / job.MChunks, chunk = index % job.MChunks;
+        int j0 = block * job.BlockRows, rows = Math.Min(job.BlockRows, job.N - j0);
+        int i0 = chunk * job.MChunk, mRows = Math.Min(job.MChunk, job.M - i0);
+
+        float* wb;
+        int ldw;
+        var wType = DType.F32;
+        if (job.WInPlace)
+        {
+            wType = job.WType;
+            wb = (float*)((byte*)job.W + (long)j0 * job.K * wType.SizeInBytes());
+            ldw = job.K;
+        }
+        else
+        {
+            wb = ThreadScratch.Get(ScratchPackedW, (long)rows * job.Kp);
+            WeightWidening.WidenRows(job.W, job.WType, j0, rows, job.K, wb, job.Kp, job.Isa);
+            ldw = job.Kp;
+        }
+
+        // In-place W (small m) streams from DRAM: tiles prefetch the rows PrefetchTiles tiles ahead.
+        long prefetch = job.WInPlace ? (long)Tuning.PrefetchTiles * NR * job.K * wType.SizeInBytes() : 0;
+        float* xb = job.X + (long)i0 * job.Ldx;
+        // Tiles write into a contiguous (mRows, rows) block first, copied out once at the end. Writing
+        // y directly would revisit mRows rows n floats apart for every tile and k-slice; with n a
+        // multiple of 4096 floats (lm_head: 49152) those rows all fall into one L1 and one L2 set
+        // and evict each other — measured 2× slower on lm_head at M ≥ 128.
+        float* local = ThreadScratch.Get(ScratchLocalY, (long)mRows * rows);
+        // Equal slices no wider than KC: an uneven split (576 = 512 + 64) would spend a whole
+        // reduction and y pass on a sliver of work.
+        int slices = (job.Kp + Tuning.KC - 1) / Tuning.KC;
+        int kcStep = ((job.Kp + slices - 1) / slices + KAlign - 1) / KAlign * KAlign;
+        for (int kc = 0; kc < job.Kp; kc += kcStep)
+        {
+            int kLen = Math.Min(kcStep, job.Kp - kc);
+            bool accumulate = kc > 0;
+            for (int jj = 0; jj < rows; jj += NR)
+            {
+                int nr = Math.Min(NR, rows - jj);
+                for (int ii = 0; ii < mRows; ii += MR)
+                {
+                    int mr = Math.Min(MR, mRows - ii);
+                    float* xt = xb + (long)ii * job.Ldx + kc, yt = local + ii * rows + jj;
+                    switch (wType)
+                    {
+                        case DType.BF16:
+                            GemmTileKernels.TileV512<GemmTileKernels.Bf16Load>(xt, job.Ldx, mr, (ushort*)wb + (long)jj * ldw + kc, ldw, nr, kLen, yt, rows, accumulate, prefetch);
+                            break;
+                        case DType.F16:
+                            GemmTileKernels.TileV512<GemmTileKernels.F16Load>(xt, job.Ldx, mr, (ushort*)wb + (long)jj * ldw + kc, ldw, nr, kLen, yt, rows, accumulate, prefetch);
+                            break;
+                        default:
+                            GemmTileKernels.Tile(job.Isa, xt, job.Ldx, mr, wb + (long)jj * ldw + kc, ldw, nr, kLen, yt, rows, accumulate, prefetch);
+                            break;
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < mRows; i++)
+        {
+            var src = new ReadOnlySpan<float>(local + i * rows, rows);
+            var dst = new Span<float>(job.Y + (long)(i0 + i) * job.N + j0, rows);
+            if (job.Accumulate) TensorPrimitives.Add(dst, src, dst);
+            else src.CopyTo(dst);
+        }
+    }
+
+    [DoesNotReturn]
+    private static void ThrowNegative(string name, int value) =>
+        throw new ArgumentOutOfRangeException(name, value, "dimension must be non-negative");
+
+    [DoesNotReturn]
+    private static void ThrowTooShort(string name, int length, int rows, int cols, string weight) =>
+        throw new ArgumentException($"{name} has {length} elements, needs {rows}x{cols}{(weight.Length > 0 ? $" for weight '{weight}'" : "")}", name);
 }

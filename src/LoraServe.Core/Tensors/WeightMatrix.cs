@@ -63,8 +63,8 @@ public sealed unsafe class WeightMatrix
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)Data + start, Cols), destination);
                 break;
             case DType.BF16:
-                var src = new ReadOnlySpan<ushort>((ushort*)Data + start, Cols);
-                for (int i = 0; i < src.Length; i++) destination[i] = BFloat16.ToSingle(src[i]);
+                fixed (float* dst = destination)
+                    Kernels.WeightWidening.WidenBf16((ushort*)Data + start, dst, Cols, Kernels.KernelIsa.Current);
                 break;
         }
     }

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using LoraServe.Core.Kernels;
+using LoraServe.Core.Kv;
+using LoraServe.Core.Tensors;
+using LoraServe.Lora.Adapters;
+using LoraServe.Lora.Execution;
+using LoraServe.Lora.Registry;
+using LoraServe.Models.Config;
+using LoraServe.Models.Llama;
+using LoraServe.Models.Weights;
+
+namespace LoraServe.Bench;
+
+/// <summary>
+/// Multi-LoRA costs on the SmolLM2-135M shape, batch-32 decode (DESIGN §7, issue 3):
+/// step time for the base model, one adapter merged, and 1/4/16/32 distinct adapters unmerged,
+/// for rank 8 on q/v and rank 16 on all linear layers, each against the bound
+/// base step × (base bytes + distinct adapter bytes) ÷ base bytes; adapter load time (disk → host
+/// cache); merge and unmerge time; and a registry of 1,000 adapters against one of 5.
+/// Options: --context N (default 128).
+/// </summary>
+public sealed class LoraBenchmark : IBenchmark
+{
+    private const int Batch = 32, BlockSize = 16;
+
+    public string Name => "lora";
+
+    public string Description => "multi-LoRA decode step (merged, 1-32 distinct unmerged), adapter load, merge/unmerge, registry size";
+
+    public void Run(BenchOptions options)
+    {
+        int context = 128;
+        for (int i = 0; i < options.Rest.Count - 1; i++)
+            if (options.Rest[i] == "--context") context = int.Parse(options.Rest[i + 1]);
+        string dir = BenchModels.SmolLM2(DType.BF16);
+        var config = ModelConfigLoader.Load(dir);
+        using var model = new LlamaModel(LlamaWeightsLoader.Load(dir, config));
+        long baseBytes = model.Weights.MatrixBytes;
+        var step = new DecodeStepper(model, config, context);
+        Console.WriteLine($"model {dir}: BF16, {baseBytes / 1e6:F1} MB of matrices; batch {Batch}; context {context}; median of {options.Reps} reps");
+
+        var variants = new (string Name, int Rank, LinearKind[] Kinds)[]
+        {
+            ("rank 8 q/v", 8, [LinearKind.Q, LinearKind.V]),
+            ("rank 16 all-linear", 16, LinearKinds.All),
+        };
+        string adapterRoot = Path.Combine(Path.GetTempPath(), "loraserve-bench", "adapters");
+        foreach (var (vname, rank, kinds) in variants)
+        {
+            var adapters = Enumerable.Range(0, Batch).Select(i => RandomAdapter(config, $"{vname}-{i}", rank, kinds, seed: i)).ToArray();
+            Console.WriteLine();
+            Console.WriteLine($"### {vname}: {adapters[0].ByteCount / 1e6:F2} MB per adapter (float32 A and B)");
+            Console.WriteLine();
+            double baseStep = step.Median(null, options.Reps);
+            Console.WriteLine("| mode | distinct adapters | step ms | ÷ base | bytes bound ÷ base | step ÷ bound |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+            Console.WriteLine($"| base | 0 | {baseStep * 1e3:F2} | 1.00 | 1.00 | 1.00 |");
+
+            var merger = new AdapterMerger(model.Weights);
+            merger.Merge(adapters[0]);
+            double merged = step.Median(null, options.Reps);
+            merger.Unmerge();
+            Console.WriteLine($"| merged | 1 | {merged * 1e3:F2} | {merged / baseStep:F2} | 1.00 | {merged / baseStep:F2} |");
+
+            foreach (int distinct in new[] { 1, 4, 16, 32 })
+            {
+                var rows = new LoraAdapter?[Batch];
+                for (int s = 0; s < Batch; s++) rows[s] = adapters[s % distinct];
+                var delta = new SegmentedLoraDelta();
+                delta.Configure(rows);
+                double t = step.Median(delta, options.Reps);
+                double bound = (baseBytes + distinct * adapters[0].ByteCount) / (double)baseBytes;
+                Console.WriteLine($"| unmerged | {distinct} | {t * 1e3:F2} | {t / baseStep:F2} | {bound:F3} | {t / baseStep / bound:F2} |");
+            }
+
+            // Disk → host cache, and the merge/unmerge switch.
+            string adir = Path.Combine(adapterRoot, vname.Replace(' ', '-').Replace('/', '-'));
+            PeftAdapterWriter.Write(adir, adapters[0], alpha: 2 * rank, useRsLora: false, baseModelNameOrPath: dir);
+            double load = Timing.MedianSecondsPerCall(() => PeftAdapterLoader.Load(adir, "a", config), options.Reps);
+            double mergeTime = Timing.MedianSecondsPerCall(() => { merger.Merge(adapters[0]); merger.Unmerge(); }, options.Reps);
+            double unmergeTime = Timing.MedianSecondsPerCall(() => { merger.Merge(adapters[0]); var sw = Stopwatch.StartNew(); merger.Unmerge(); Sink = sw.Elapsed.TotalSeconds; }, options.Reps);
+            Console.WriteLine();
+            Console.WriteLine($"adapter load (disk → host cache, {new FileInfo(Path.Combine(adir, PeftAdapterLoader.WeightsFile)).Length / 1e6:F2} MB file): {load * 1e3:F2} ms; merge+unmerge: {mergeTime * 1e3:F2} ms (unmerge alone {Sink * 1e3:F2} ms)");
+        }
+
+        RegistryScale(model, config, step, options.Reps);
+    }
+
+    private static double Sink;
+
+    /// <summary>
+    /// The same batch shape (32 rows, 4 distinct rank-8 q/v adapters per step, chosen anew every
+    /// step, each request acquiring and releasing its adapter through the registry) with 5 and with
+    /// 1,000 adapters registered and cached: the difference is registry lookups plus adapters that
+    /// are cold in the CPU caches.
+    /// </summary>
+    private static void RegistryScale(LlamaModel model, ModelConfig config, DecodeStepper step, int reps)
+    {
+        Console.WriteLine();
+        Console.WriteLine("### registry size (rank 8 q/v, 4 distinct adapters per step drawn from all registered)");
+        Console.WriteLine();
+        Console.WriteLine("| registered | steps/s | tokens/s |");
+        Console.WriteLine("|---:|---:|---:|");
+        var results = new List<double>();
+        foreach (int registered in new[] { 5, 1000 })
+        {
+            var pool = Enumerable.Range(0, registered).Select(i => RandomAdapter(config, $"r{i}", 8, [LinearKind.Q, LinearKind.V], seed: 1000 + i)).ToDictionary(a => a.Name);
+            var registry = new AdapterRegistry(config, new AdapterRegistryOptions { MaxCpuLoras = 1024, MaxCacheBytes = 8L << 30 }, (_, name, _) => pool[name]);
+            foreach (var name in pool.Keys) registry.RegisterAndLoad(name, "/in-memory");
+            var rng = new Random(3);
+            var names = pool.Keys.ToArray();
+            var delta = new SegmentedLoraDelta();
+            var rows = new LoraAdapter?[Batch];
+            var leases = new AdapterLease[Batch];
+            int steps = Math.Max(8, reps * 2);
+            var sw = Stopwatch.StartNew();
+            for (int s = 0; s < steps; s++)
+            {
+                var chosen = new string[4];
+                for (int j = 0; j < 4; j++) chosen[j] = names[rng.Next(names.Length)];
+                for (int r = 0; r < Batch; r++)
+                {
+                    leases[r] = registry.Acquire(chosen[r % 4]);
+                    rows[r] = leases[r].Adapter;
+                }
+                delta.Configure(rows);
+                step.Once(delta);
+                foreach (var l in leases) l.Dispose();
+            }
+            double perSecond = steps / sw.Elapsed.TotalSeconds;
+            results.Add(perSecond);
+            Console.WriteLine($"| {registered} | {perSecond:F2} | {perSecond * Batch:F1} |");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"1,000 registered ÷ 5 registered throughput: {results[1] / results[0]:F3}");
+    }
+
+    private static LoraAdapter RandomAdapter(ModelConfig c, string name, int rank, LinearKind[] kinds, int seed)
+    {
+        var rng = new Random(seed);
+        var modules = new List<LoraModule>();
+        for (int l = 0; l < c.NumLayers; l++)
+            foreach (var kind in kinds)
+            {
+                var (outDim, inDim) = kind.Shape(c);
+                var a = new float[rank * inDim];
+                var b = new float[outDim * rank];
+                for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
+                for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
+                modules.Add(new LoraModule(l, kind, a, b, rank, inDim, outDim, LoraModule.ScaleFor(2 * rank, rank, false)));
+            }
+        return new LoraAdapter(name, c.NumLayers, modules);
+    }
+
+    /// <summary>Batch-32 decode steps at a fixed context: the KV is prefilled once and each step rewrites the same position.</summary>
+    private sealed class DecodeStepper
+    {
+        private readonly LlamaModel _model;
+        private readonly PagedKvCache _cache;
+        private readonly AttentionSequence[] _seqs;
+        private readonly int[] _tokens;
+        private readonly float[] _logits;
+
+        public DecodeStepper(LlamaModel model, ModelConfig config, int context)
+        {
+            _model = model;
+            int blocksPerSeq = (context + BlockSize) / BlockSize;
+            _cache = model.CreateKvCache(Batch * blocksPerSeq, BlockSize);
+            var rng = new Random(5);
+            var prompt = new int[Batch * context];
+            for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(config.VocabSize);
+            var prefill = new AttentionSequence[Batch];
+            _seqs = new AttentionSequence[Batch];
+            for (int s = 0; s < Batch; s++)
+            {
+                var table = Enumerable.Range(s * blocksPerSeq, blocksPerSeq).ToArray();
+                prefill[s] = new AttentionSequence(s * context, context, 0, table);
+                _seqs[s] = new AttentionSequence(s, 1, context, table);
+            }
+            _logits = new float[Batch * config.VocabSize];
+            model.Forward(ForwardBatch.LastTokenLogits(prompt, prefill), _cache, _logits);
+            _tokens = Enumerable.Range(0, Batch).Select(_ => rng.Next(config.VocabSize)).ToArray();
+        }
+
+        public void Once(ILinearDelta? delta) =>
+            _model.Forward(new ForwardBatch(_tokens, _seqs, Enumerable.Range(0, Batch).ToArray()) { Delta = delta }, _cache, _logits);
+
+        public double Median(ILinearDelta? delta, int reps) => Timing.MedianSecondsPerCall(() => Once(delta), reps, minBatchSeconds: 0);
+    }
+}

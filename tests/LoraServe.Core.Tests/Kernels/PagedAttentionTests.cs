@@ -1,0 +1,114 @@
+using LoraServe.Core.Kernels;
+using LoraServe.Core.Kv;
+using LoraServe.Core.Tests.Infrastructure;
+using LoraServe.Core.Threading;
+
+namespace LoraServe.Core.Tests.Kernels;
+
+public sealed class PagedAttentionTests
+{
+    private const int BlockSize = 4;
+
+    public static TheoryData<IsaLevel, int> Cases()
+    {
+        var data = new TheoryData<IsaLevel, int>();
+        foreach (var isa in IsaScope.Levels())
+            foreach (int window in new[] { 0, 5 })
+                data.Add(isa, window);
+        return data;
+    }
+
+    /// <summary>
+    /// Three sequences of different lengths (a 1-token decode, a prefill chunk continuing a cached
+    /// prefix, a fresh prefill), GQA with 6 query heads over 2 KV heads, head_dim 18 (no SIMD
+    /// multiple), physical blocks scattered and interleaved between sequences, against a float64
+    /// softmax(q·Kᵀ·scale)·V over contiguous per-sequence K/V.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Forward_matches_contiguous_float64_reference(IsaLevel isa, int window)
+    {
+        using var scope = new IsaScope(isa);
+        const int nHeads = 6, nKv = 2, hd = 18, layers = 2, layer = 1;
+        float scale = 1 / MathF.Sqrt(hd);
+        // (cached prefix length, new tokens)
+        (int Start, int Count)[] shapes = [(37, 1), (9, 6), (0, 11)];
+        int[][] tables = [[20, 3, 17, 8, 11, 0, 25, 14, 5, 30], [2, 29, 6, 21], [9, 1, 27]];
+        using var cache = new PagedKvCache(layers, numBlocks: 32, BlockSize, nKv, hd);
+        var rowLen = nKv * hd;
+        var keys = new float[shapes.Length][];
+        var values = new float[shapes.Length][];
+        var sequences = new AttentionSequence[shapes.Length];
+        int offset = 0;
+        for (int s = 0; s < shapes.Length; s++)
+        {
+            int total = shapes[s].Start + shapes[s].Count;
+            keys[s] = TensorCheck.Random(total * rowLen, seed: 100 + s, range: 2);
+            values[s] = TensorCheck.Random(total * rowLen, seed: 200 + s);
+            // Poison layer 0 with the same positions: reading the wrong layer must fail the test.
+            cache.Write(0, tables[s], 0, TensorCheck.Random(total * rowLen, 300 + s), TensorCheck.Random(total * rowLen, 400 + s), total);
+            cache.Write(layer, tables[s], 0, keys[s], values[s], total);
+            sequences[s] = new AttentionSequence(offset, shapes[s].Count, shapes[s].Start, tables[s]);
+            offset += shapes[s].Count;
+        }
+        var q = TensorCheck.Random(offset * nHeads * hd, seed: 7, range: 2);
+        var expected = new double[q.Length];
+        for (int s = 0; s < shapes.Length; s++)
+            for (int t = 0; t < shapes[s].Count; t++)
+                for (int h = 0; h < nHeads; h++)
+                {
+                    int pos = shapes[s].Start + t, kvh = h / (nHeads / nKv), row = sequences[s].TokenOffset + t;
+                    int first = window > 0 ? Math.Max(0, pos - window + 1) : 0;
+                    var w = new double[pos + 1];
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int p = first; p <= pos; p++)
+                    {
+                        double d = 0;
+                        for (int i = 0; i < hd; i++) d += (double)q[(row * nHeads + h) * hd + i] * keys[s][p * rowLen + kvh * hd + i];
+                        w[p] = d * scale;
+                        max = Math.Max(max, w[p]);
+                    }
+                    for (int p = first; p <= pos; p++) sum += w[p] = Math.Exp(w[p] - max);
+                    for (int i = 0; i < hd; i++)
+                    {
+                        double o = 0;
+                        for (int p = first; p <= pos; p++) o += w[p] / sum * values[s][p * rowLen + kvh * hd + i];
+                        expected[(row * nHeads + h) * hd + i] = o;
+                    }
+                }
+        var output = new float[q.Length];
+        PagedAttention.Forward(q, sequences, cache, layer, nHeads, scale, output, window);
+        // Outputs are convex combinations of values in [−1, 1]: an absolute tolerance fits.
+        TensorCheck.Close($"attention {isa} window={window}", expected, new double[expected.Length], output, 0, 2e-6);
+
+        var single = new float[q.Length];
+        using (KernelThreadPool.LimitCurrentThread(1))
+            PagedAttention.Forward(q, sequences, cache, layer, nHeads, scale, single, window);
+        Assert.Equal(output, single);
+    }
+
+    [Fact]
+    public void Long_context_with_large_scores_stays_finite()
+    {
+        // Scores up to ~±400 across 300 positions: exp without the running max would overflow.
+        const int hd = 64, tokens = 300;
+        using var cache = new PagedKvCache(1, 80, BlockSize, 1, hd);
+        var table = Enumerable.Range(0, 75).Reverse().ToArray();
+        var k = TensorCheck.Random(tokens * hd, 1, range: 5);
+        var v = TensorCheck.Random(tokens * hd, 2);
+        cache.Write(0, table, 0, k, v, tokens);
+        var q = TensorCheck.Random(hd, 3, range: 5);
+        var output = new float[hd];
+        PagedAttention.Forward(q, [new AttentionSequence(0, 1, tokens - 1, table)], cache, 0, 1, 1f, output);
+        Assert.All(output, o => Assert.True(float.IsFinite(o) && Math.Abs(o) <= 1.0001f));
+    }
+
+    [Fact]
+    public void Block_table_too_short_is_rejected()
+    {
+        using var cache = new PagedKvCache(1, 8, BlockSize, 1, 8);
+        var ex = Assert.Throws<ArgumentException>(() =>
+            PagedAttention.Forward(new float[8], [new AttentionSequence(0, 1, 4, [0])], cache, 0, 1, 1f, new float[8]));
+        Assert.Contains("logical block 1", ex.Message);
+    }
+}

@@ -1,0 +1,241 @@
+namespace LoraServe.Engine.LoraBatching;
+
+/// <summary>
+/// dLoRA's credit-based dynamic batching (Wu et al., OSDI'24 §4; artifact `_credit_schedule`;
+/// DESIGN §5.2), per iteration over the running set in FCFS order:
+/// <list type="number">
+/// <item>Starvation guard: adapters whose credit reached the trigger (or that are already being
+/// served first and are still above the release level) run first.</item>
+/// <item>Otherwise, with F the batch FCFS would run: stay merged on adapter a while a has
+/// ≥ θ_L·|F| candidates; enter merged mode for the most-queued eligible adapter when it has
+/// ≥ θ_R·|F|; else run F unmerged.</item>
+/// <item>Credit moves from every request that jumped ahead of F to the request it displaced, in
+/// milliseconds of the step (see <see cref="CreditPolicyOptions"/>); merged steps that run fewer
+/// requests than F charge the merged adapter for each displaced one. Credit is conserved.</item>
+/// <item>At every mode switch, θ_R/θ_L are retuned from the throughput each mode would have had
+/// over the period just ended (counting the switches merged mode would have needed):
+/// additively when the chosen mode won, multiplicatively when it lost.</item>
+/// </list>
+/// Base-model rows (no adapter) can never be merged; they count as adapter "" for credit.
+/// </summary>
+public sealed class CreditLoraPolicy : ILoraBatchingPolicy
+{
+    public const string PolicyName = "dlora";
+    private const string BaseKey = "";
+
+    private readonly Dictionary<string, double> _credit = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _starving = new(StringComparer.Ordinal);
+    private readonly CreditPolicyOptions _options;
+
+    // Period bookkeeping for threshold tuning (dLoRA §4.2 "break points").
+    private int _iterations;
+    private double _mergedServed, _unmergedServed;
+    private int _virtualSwitches;
+    private string? _previousTop;
+
+    public CreditLoraPolicy(LoraCostModel costs, CreditPolicyOptions? options = null)
+    {
+        Costs = costs;
+        _options = options ?? new CreditPolicyOptions();
+        _options.Validate();
+        EnterThreshold = _options.InitialEnterThreshold;
+        // The artifact starts θ_L at ρ: staying merged pays while the merged batch, though smaller
+        // than F, serves at least as many requests per second as F would unmerged.
+        LeaveThreshold = Math.Min(costs.Ratio(4), EnterThreshold - _options.AdditiveStep);
+    }
+
+    public string Name => PolicyName;
+
+    public LoraCostModel Costs { get; }
+
+    /// <summary>θ_R: enter merged mode at ≥ θ_R·|F| candidates of one adapter.</summary>
+    public double EnterThreshold { get; private set; }
+
+    /// <summary>θ_L: stay merged while ≥ θ_L·|F| candidates of the merged adapter remain.</summary>
+    public double LeaveThreshold { get; private set; }
+
+    public LoraExecutionMode Mode { get; private set; } = LoraExecutionMode.Unmerged;
+
+    public string? MergedAdapter { get; private set; }
+
+    /// <summary>Credit in ms of extra waiting (adapter "" = base model); absent = 0.</summary>
+    public double CreditOf(string? adapter) => _credit.GetValueOrDefault(adapter ?? BaseKey);
+
+    public IReadOnlyDictionary<string, double> Credits => _credit;
+
+    /// <summary>Adapters currently served first by the starvation guard.</summary>
+    public IReadOnlySet<string> Starving => _starving;
+
+    public LoraBatchPlan Plan(IReadOnlyList<LoraCandidate> candidates, int maxBatch)
+    {
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch));
+        int fcfs = Math.Min(candidates.Count, maxBatch);
+        if (fcfs == 0) return new LoraBatchPlan(Mode, MergedAdapter, []);
+
+        var groups = Group(candidates);
+        var guarded = StarvationGuard(groups, maxBatch);
+        LoraBatchPlan plan;
+        if (guarded.Count == 0) plan = ChooseMode(groups, fcfs, maxBatch, candidates);
+        else
+        {
+            // Starving adapters first, then FCFS fills what is left; always unmerged.
+            var chosen = new HashSet<int>(guarded);
+            for (int i = 0; i < candidates.Count && guarded.Count < maxBatch; i++)
+                if (chosen.Add(i)) guarded.Add(i);
+            guarded.Sort();
+            SwitchTo(LoraExecutionMode.Unmerged, null);
+            plan = new LoraBatchPlan(LoraExecutionMode.Unmerged, null, guarded);
+        }
+        TransferCredit(candidates, fcfs, plan);
+        return plan;
+    }
+
+    public void OnStepCompleted(LoraBatchPlan plan, int distinctAdapters, double seconds) =>
+        Costs.ObserveStep(plan.Mode, distinctAdapters, seconds);
+
+    private LoraBatchPlan ChooseMode(Dictionary<string, List<int>> groups, int fcfs, int maxBatch, IReadOnlyList<LoraCandidate> candidates)
+    {
+        // The most-queued adapter allowed to merge (ties: the one whose oldest request is oldest).
+        string? top = null;
+        foreach (var (adapter, rows) in groups)
+        {
+            if (adapter == BaseKey || CreditOf(adapter) < _options.MergeEligibilityFloorMs) continue;
+            if (top is null || rows.Count > groups[top].Count || (rows.Count == groups[top].Count && rows[0] < groups[top][0])) top = adapter;
+        }
+        int topCount = top is null ? 0 : groups[top].Count;
+        _mergedServed += Math.Min(topCount, maxBatch);
+        _unmergedServed += fcfs;
+
+        if (Mode == LoraExecutionMode.Merged && MergedAdapter is { } a && groups.TryGetValue(a, out var mergedRows)
+            && CreditOf(a) >= _options.MergeEligibilityFloorMs && mergedRows.Count >= LeaveThreshold * fcfs)
+        {
+            _iterations++;
+            return new LoraBatchPlan(LoraExecutionMode.Merged, a, First(mergedRows, maxBatch));
+        }
+        if (top is not null && topCount >= EnterThreshold * fcfs)
+        {
+            SwitchTo(LoraExecutionMode.Merged, top);
+            return new LoraBatchPlan(LoraExecutionMode.Merged, top, First(groups[top], maxBatch));
+        }
+        if (Mode == LoraExecutionMode.Unmerged && top != _previousTop) _virtualSwitches++;
+        _previousTop = top;
+        SwitchTo(LoraExecutionMode.Unmerged, null);
+        var f = new int[fcfs];
+        for (int i = 0; i < fcfs; i++) f[i] = i;
+        return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, f);
+    }
+
+    private List<int> StarvationGuard(Dictionary<string, List<int>> groups, int maxBatch)
+    {
+        var byCredit = new List<string>(groups.Keys);
+        byCredit.Sort((x, y) => CreditOf(y).CompareTo(CreditOf(x)));
+        var chosen = new List<int>();
+        var nowStarving = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var adapter in byCredit)
+        {
+            double c = CreditOf(adapter);
+            if (c < _options.StarvationReleaseMs) break;
+            if (c < _options.StarvationTriggerMs && !_starving.Contains(adapter)) continue;
+            nowStarving.Add(adapter);
+            foreach (int row in groups[adapter])
+            {
+                if (chosen.Count == maxBatch) break;
+                chosen.Add(row);
+            }
+            if (chosen.Count == maxBatch) break;
+        }
+        _starving.Clear();
+        _starving.UnionWith(nowStarving);
+        return chosen;
+    }
+
+    /// <summary>
+    /// Pairs each scheduled request outside F (a jumper) with an F request left out (displaced):
+    /// the jumper's adapter pays one step of waiting to the displaced one's. Displaced requests with
+    /// no jumper to pair with (a merged step smaller than F) are paid by the merged adapter.
+    /// </summary>
+    private void TransferCredit(IReadOnlyList<LoraCandidate> candidates, int fcfs, LoraBatchPlan plan)
+    {
+        double stepMs = 1000 * (plan.Mode == LoraExecutionMode.Merged ? Costs.MergedStepSeconds : Costs.UnmergedStepSeconds(DistinctAdapters(candidates, plan.Selected)));
+        var scheduled = new HashSet<int>(plan.Selected);
+        var jumpers = new Queue<int>();
+        foreach (int i in plan.Selected) if (i >= fcfs) jumpers.Enqueue(i);
+        for (int i = 0; i < fcfs; i++)
+        {
+            if (scheduled.Contains(i)) continue;
+            string payer = jumpers.TryDequeue(out int j) ? Key(candidates[j].Adapter) : Key(plan.MergedAdapter);
+            string payee = Key(candidates[i].Adapter);
+            if (payer == payee) continue;
+            _credit[payer] = CreditOf(payer) - stepMs;
+            _credit[payee] = CreditOf(payee) + stepMs;
+        }
+    }
+
+    private void SwitchTo(LoraExecutionMode mode, string? adapter)
+    {
+        if (mode == Mode && adapter == MergedAdapter)
+        {
+            _iterations++;
+            return;
+        }
+        bool changesMode = mode != Mode || (mode == LoraExecutionMode.Merged && adapter != MergedAdapter);
+        if (changesMode) Retune();
+        Mode = mode;
+        MergedAdapter = adapter;
+        _iterations = 1;
+    }
+
+    /// <summary>dLoRA §4.2 / artifact `_adjust_merge_threshold`, over the period that just ended.</summary>
+    private void Retune()
+    {
+        if (_iterations > 0)
+        {
+            double switchCost = Costs.SwitchSeconds;
+            double tMerged = Costs.MergedStepSeconds * _iterations;
+            double tUnmerged = Costs.UnmergedStepSeconds(4) * _iterations;
+            if (Mode == LoraExecutionMode.Merged) tMerged += switchCost;
+            else
+            {
+                tUnmerged += switchCost;
+                tMerged += switchCost * _virtualSwitches;
+            }
+            double xMerged = _mergedServed / tMerged, xUnmerged = _unmergedServed / tUnmerged;
+            double add = _options.AdditiveStep, mul = _options.MultiplicativeStep;
+            if (Mode == LoraExecutionMode.Merged)
+            {
+                if (xMerged > xUnmerged && EnterThreshold - add > LeaveThreshold) EnterThreshold -= add;
+                else if (xMerged < xUnmerged) EnterThreshold *= mul;
+            }
+            else
+            {
+                if (xUnmerged > xMerged && LeaveThreshold + add < EnterThreshold) LeaveThreshold += add;
+                else if (xUnmerged < xMerged) LeaveThreshold /= mul;
+            }
+        }
+        _mergedServed = _unmergedServed = 0;
+        _virtualSwitches = 0;
+    }
+
+    private static Dictionary<string, List<int>> Group(IReadOnlyList<LoraCandidate> candidates)
+    {
+        var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            string key = Key(candidates[i].Adapter);
+            if (!groups.TryGetValue(key, out var list)) groups[key] = list = [];
+            list.Add(i);
+        }
+        return groups;
+    }
+
+    private static int DistinctAdapters(IReadOnlyList<LoraCandidate> candidates, IReadOnlyList<int> selected)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (int i in selected) if (candidates[i].Adapter is { } a) set.Add(a);
+        return set.Count;
+    }
+
+    private static int[] First(List<int> rows, int n) => rows.Count <= n ? [.. rows] : rows.GetRange(0, n).ToArray();
+
+    private static string Key(string? adapter) => adapter ?? BaseKey;
+}

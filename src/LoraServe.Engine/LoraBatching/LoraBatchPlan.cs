@@ -1,0 +1,20 @@
+namespace LoraServe.Engine.LoraBatching;
+
+/// <summary>How the step executes its LoRA work (DESIGN §5.2).</summary>
+public enum LoraExecutionMode
+{
+    /// <summary>Base weights untouched; every row's adapter applied as a segment (S-LoRA/Punica).</summary>
+    Unmerged,
+
+    /// <summary>One adapter merged into the weights; only that adapter's rows run (PEFT style).</summary>
+    Merged,
+}
+
+/// <summary>One candidate for the step, in FCFS order; Adapter null = the plain base model.</summary>
+public readonly record struct LoraCandidate(string? Adapter);
+
+/// <summary>
+/// A LoRA policy's decision for one step: the mode, the merged adapter (Merged only), and which
+/// candidates run (indices into the candidate list, in order).
+/// </summary>
+public sealed record LoraBatchPlan(LoraExecutionMode Mode, string? MergedAdapter, IReadOnlyList<int> Selected);

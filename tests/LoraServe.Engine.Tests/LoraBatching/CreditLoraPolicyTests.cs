@@ -1,0 +1,160 @@
+using LoraServe.Engine.LoraBatching;
+
+namespace LoraServe.Engine.Tests.LoraBatching;
+
+public class CreditLoraPolicyTests
+{
+    /// <summary>Merged steps 10 ms, unmerged 40 ms (4 adapters), switch 5 ms: merging clearly pays.</summary>
+    private static LoraCostModel MergingPays() => new(0.010, 0.040, 4, 0.005);
+
+    private static LoraCandidate[] Queue(params string?[] adapters) => adapters.Select(a => new LoraCandidate(a)).ToArray();
+
+    [Fact]
+    public void Enters_merged_mode_when_one_adapter_has_theta_R_times_F_candidates()
+    {
+        var policy = new CreditLoraPolicy(MergingPays());
+        // F = the first 4 = [cold, hot, hot, hot]; hot has 5 ≥ θ_R(1.0)·4 candidates.
+        var plan = policy.Plan(Queue("cold", "hot", "hot", "hot", "hot", "hot"), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Merged, plan.Mode);
+        Assert.Equal("hot", plan.MergedAdapter);
+        Assert.Equal([1, 2, 3, 4], plan.Selected);
+    }
+
+    [Fact]
+    public void Stays_unmerged_below_theta_R_and_runs_F()
+    {
+        var policy = new CreditLoraPolicy(MergingPays());
+        var plan = policy.Plan(Queue("a", "hot", "b", "hot", "hot", "c"), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Unmerged, plan.Mode);
+        Assert.Equal([0, 1, 2, 3], plan.Selected);
+    }
+
+    [Fact]
+    public void Stays_merged_while_theta_L_times_F_remain_and_leaves_below()
+    {
+        var policy = new CreditLoraPolicy(MergingPays());
+        policy.Plan(Queue("hot", "hot", "hot", "hot", "x"), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Merged, policy.Mode);
+        double theta = policy.LeaveThreshold;
+        Assert.InRange(theta, 0.1, 0.95);
+        // Enough hot candidates left to stay: ceil(θ_L·4) of them.
+        int stay = (int)Math.Ceiling(theta * 4);
+        string[] Others(int n) => Enumerable.Range(0, n).Select(i => $"x{i}").ToArray();
+        var plan = policy.Plan(Queue([.. Others(4 - stay), .. Enumerable.Repeat("hot", stay)]), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Merged, plan.Mode);
+        // One fewer than that: back to unmerged FCFS.
+        plan = policy.Plan(Queue([.. Others(5 - stay), .. Enumerable.Repeat("hot", stay - 1)]), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Unmerged, plan.Mode);
+        Assert.Null(plan.MergedAdapter);
+    }
+
+    [Fact]
+    public void Credit_moves_from_the_jumping_adapter_to_the_displaced_one_in_step_milliseconds_and_is_conserved()
+    {
+        var policy = new CreditLoraPolicy(MergingPays());
+        // F = [cold, base, hot, hot]; merged hot runs rows 2..5: rows 0 (cold) and 1 (base) are displaced
+        // by the jumpers 4 and 5 (hot). A merged step is 10 ms: cold +10, base +10, hot −20.
+        policy.Plan(Queue("cold", null, "hot", "hot", "hot", "hot"), maxBatch: 4);
+        Assert.Equal(10, policy.CreditOf("cold"), 9);
+        Assert.Equal(10, policy.CreditOf(null), 9);
+        Assert.Equal(-20, policy.CreditOf("hot"), 9);
+        Assert.Equal(0, policy.Credits.Values.Sum(), 9);
+    }
+
+    [Fact]
+    public void A_merged_step_smaller_than_F_charges_the_merged_adapter_for_each_displaced_request()
+    {
+        var policy = new CreditLoraPolicy(MergingPays());
+        policy.Plan(Queue("hot", "hot", "hot", "hot"), maxBatch: 4);   // enter merged on hot
+        // F = [a, hot, hot, b]; staying merged runs only the two hot rows; a and b wait one merged step each.
+        var plan = policy.Plan(Queue("a", "hot", "hot", "b"), maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Merged, plan.Mode);
+        Assert.Equal(10, policy.CreditOf("a"), 9);
+        Assert.Equal(10, policy.CreditOf("b"), 9);
+        Assert.Equal(-20, policy.CreditOf("hot"), 9);
+    }
+
+    [Fact]
+    public void Starvation_guard_fires_at_the_trigger_keeps_priority_above_release_and_then_lets_go()
+    {
+        var policy = new CreditLoraPolicy(MergingPays(), new CreditPolicyOptions { StarvationTriggerMs = 500, StarvationReleaseMs = 250, MergeEligibilityFloorMs = -10_000 });
+        var displacing = Queue("cold", "hot", "hot", "hot", "hot", "hot");
+        // Each merged step displaces cold (row 0) once: +10 ms. 50 steps reach the 500 ms trigger.
+        for (int step = 0; step < 50; step++)
+        {
+            var p = policy.Plan(displacing, maxBatch: 4);
+            Assert.Equal(LoraExecutionMode.Merged, p.Mode);
+        }
+        Assert.Equal(500, policy.CreditOf("cold"), 6);
+        var guarded = policy.Plan(displacing, maxBatch: 4);
+        Assert.Equal(LoraExecutionMode.Unmerged, guarded.Mode);
+        Assert.Contains(0, guarded.Selected);
+        Assert.Contains("cold", policy.Starving);
+
+        // Now cold's requests sit behind F and jump it: each step cold pays 2 × one unmerged step.
+        var jumping = Queue("hot", "hot", "hot", "hot", "hot", "cold", "cold");
+        double before = policy.CreditOf("cold");
+        var p1 = policy.Plan(jumping, maxBatch: 4);
+        Assert.Equal([0, 1, 5, 6], p1.Selected);
+        double paid = before - policy.CreditOf("cold");
+        Assert.True(paid > 0);
+        int steps = 1;
+        while (policy.CreditOf("cold") >= 250)
+        {
+            var p = policy.Plan(jumping, maxBatch: 4);
+            Assert.Equal([0, 1, 5, 6], p.Selected); // still first between release (250) and trigger (500): hysteresis
+            steps++;
+            Assert.True(steps < 1000);
+        }
+        var released = policy.Plan(jumping, maxBatch: 4);
+        Assert.DoesNotContain("cold", policy.Starving);
+        Assert.DoesNotContain(5, released.Selected);
+        Assert.Equal(0, policy.Credits.Values.Sum(), 6);
+    }
+
+    [Fact]
+    public void Thresholds_tune_additively_when_the_chosen_mode_won_and_multiplicatively_when_it_lost()
+    {
+        // Merged is 4× faster: a merged period that ends makes entering easier by exactly one additive step.
+        var wins = new CreditLoraPolicy(MergingPays());
+        double enter = wins.EnterThreshold;
+        wins.Plan(Queue("hot", "hot", "hot", "hot"), 4);          // unmerged → merged (retunes the empty unmerged period)
+        enter = wins.EnterThreshold;
+        wins.Plan(Queue("hot", "hot", "hot", "hot"), 4);          // stay
+        wins.Plan(Queue("a", "b", "c", "d"), 4);                  // merged → unmerged: retune the merged period
+        Assert.Equal(enter - 0.05, wins.EnterThreshold, 9);
+
+        // Merged is 4× slower than unmerged: the same period makes entering harder by ×1.1.
+        var loses = new CreditLoraPolicy(new LoraCostModel(0.040, 0.010, 4, 0.005));
+        loses.Plan(Queue("hot", "hot", "hot", "hot"), 4);
+        enter = loses.EnterThreshold;
+        loses.Plan(Queue("hot", "hot", "hot", "hot"), 4);
+        loses.Plan(Queue("a", "b", "c", "d"), 4);
+        Assert.Equal(enter * 1.1, loses.EnterThreshold, 9);
+    }
+
+    [Fact]
+    public void Baselines_unmerged_only_runs_F_and_merged_only_runs_the_oldest_adapter_alone()
+    {
+        var q = Queue("a", "b", "a", null, "a");
+        Assert.Equal([0, 1, 2], new UnmergedOnlyPolicy().Plan(q, 3).Selected);
+        var merged = new MergedOnlyPolicy().Plan(q, 3);
+        Assert.Equal("a", merged.MergedAdapter);
+        Assert.Equal([0, 2, 4], merged.Selected);
+        var baseOnly = new MergedOnlyPolicy().Plan(Queue(null, "a", null), 3);
+        Assert.Equal(LoraExecutionMode.Unmerged, baseOnly.Mode);
+        Assert.Equal([0, 2], baseOnly.Selected);
+    }
+
+    [Fact]
+    public void Cost_model_refines_its_estimates_from_observed_steps()
+    {
+        var costs = new LoraCostModel(0.010, 0.020, 4, 0.005);
+        Assert.Equal(0.5, costs.Ratio(4), 9);
+        for (int i = 0; i < 200; i++) costs.ObserveStep(LoraExecutionMode.Unmerged, 4, 0.030);
+        Assert.Equal(0.030, costs.UnmergedStepSeconds(4), 6);
+        Assert.Equal(1.0 / 3, costs.Ratio(5), 6); // 5 shares the 4–7 bucket
+        for (int i = 0; i < 200; i++) costs.ObserveSwitch(0.001);
+        Assert.Equal(0.001, costs.SwitchSeconds, 6);
+    }
+}

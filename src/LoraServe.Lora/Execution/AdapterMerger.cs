@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LoraServe.Core.Kernels;
 using LoraServe.Core.Tensors;
 using LoraServe.Lora.Adapters;
@@ -14,7 +15,11 @@ namespace LoraServe.Lora.Execution;
 /// </summary>
 public sealed class AdapterMerger(LlamaWeights weights)
 {
-    private readonly List<(WeightMatrix Matrix, byte[] Pristine)> _saved = [];
+    // Pristine bytes of every matrix ever merged into. Between merges the weights are pristine
+    // (unmerge restores them), so a copy taken once serves every later merge: a switch then
+    // costs the delta computation and one copy back, not an allocation and two copies.
+    private readonly Dictionary<WeightMatrix, byte[]> _pristine = new(ReferenceEqualityComparer.Instance);
+    private readonly List<WeightMatrix> _touched = [];
 
     /// <summary>The adapter currently merged, or null.</summary>
     public LoraAdapter? Merged { get; private set; }
@@ -29,8 +34,8 @@ public sealed class AdapterMerger(LlamaWeights weights)
             var w = Target(weights.Layers[m.Layer], m.Kind);
             if (w.Rows != m.OutFeatures || w.Cols != m.InFeatures)
                 throw new ArgumentException($"adapter '{adapter.Name}' layer {m.Layer} {m.Kind.ModuleName()} is ({m.OutFeatures}, {m.InFeatures}), the weight is ({w.Rows}, {w.Cols})");
-            var bytes = new Span<byte>((void*)w.Data, checked((int)w.ByteCount));
-            _saved.Add((w, bytes.ToArray()));
+            if (!_pristine.ContainsKey(w)) _pristine[w] = new Span<byte>((void*)w.Data, checked((int)w.ByteCount)).ToArray();
+            _touched.Add(w);
 
             // ΔW (out, in) = (s·B) (out, r) · A (r, in), computed as x·bᵀ with b = Aᵀ (in, r).
             int r = m.Rank, inDim = m.InFeatures, outDim = m.OutFeatures;
@@ -49,8 +54,12 @@ public sealed class AdapterMerger(LlamaWeights weights)
     public unsafe void Unmerge()
     {
         if (Merged is null) throw new InvalidOperationException("no adapter is merged");
-        foreach (var (w, pristine) in _saved) pristine.CopyTo(new Span<byte>((void*)w.Data, pristine.Length));
-        _saved.Clear();
+        foreach (var w in _touched)
+        {
+            var pristine = _pristine[w];
+            pristine.CopyTo(new Span<byte>((void*)w.Data, pristine.Length));
+        }
+        _touched.Clear();
         Merged = null;
     }
 
@@ -66,25 +75,59 @@ public sealed class AdapterMerger(LlamaWeights weights)
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
-    /// <summary>W += delta, rounding to W's dtype (round-to-nearest-even for BF16, as PyTorch does).</summary>
+    /// <summary>W += delta, rounding to W's dtype (round-to-nearest-even for BF16, as PyTorch does); parallel over row blocks.</summary>
     private static unsafe void AddInPlace(WeightMatrix w, float[] delta)
     {
         long n = (long)w.Rows * w.Cols;
-        switch (w.DType)
+        const int chunk = 1 << 16;
+        int chunks = (int)((n + chunk - 1) / chunk);
+        nint data = w.Data;
+        var dtype = w.DType;
+        Parallel.For(0, chunks, c =>
         {
-            case DType.F32:
-                var f = new Span<float>((void*)w.Data, checked((int)n));
-                System.Numerics.Tensors.TensorPrimitives.Add(f, delta.AsSpan(0, f.Length), f);
-                break;
-            case DType.F16:
-                var h = (Half*)w.Data;
-                for (long i = 0; i < n; i++) h[i] = (Half)((float)h[i] + delta[i]);
-                break;
-            case DType.BF16:
-                var b = (ushort*)w.Data;
-                for (long i = 0; i < n; i++) b[i] = BFloat16.FromSingle(BFloat16.ToSingle(b[i]) + delta[i]);
-                break;
+            int start = c * chunk, count = (int)Math.Min(chunk, n - start);
+            var d = new ReadOnlySpan<float>(delta, start, count);
+            switch (dtype)
+            {
+                case DType.F32:
+                    var f = new Span<float>((float*)data + start, count);
+                    System.Numerics.Tensors.TensorPrimitives.Add(f, d, f);
+                    break;
+                case DType.F16:
+                    var h = (Half*)data + start;
+                    for (int i = 0; i < count; i++) h[i] = (Half)((float)h[i] + d[i]);
+                    break;
+                case DType.BF16:
+                    AddBf16((ushort*)data + start, d);
+                    break;
+            }
+        });
+    }
+
+    /// <summary>
+    /// bf16 += float, widened by a 16-bit shift and narrowed with round-to-nearest-even
+    /// (bits + 0x7FFF + lsb) >> 16 — the same rounding as <see cref="BFloat16.FromSingle"/>, 16 lanes at a time.
+    /// </summary>
+    private static unsafe void AddBf16(ushort* w, ReadOnlySpan<float> delta)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            fixed (float* dp = delta)
+            {
+                for (; i + 16 <= delta.Length; i += 16)
+                {
+                    var wide = Vector512.WidenLower(Vector512.Create(Vector256.Load(w + i), Vector256<ushort>.Zero));
+                    var sum = (Vector512.ShiftLeft(wide, 16).AsSingle() + Vector512.Load(dp + i)).AsUInt32();
+                    var nan = ~Vector512.Equals(sum.AsSingle(), sum.AsSingle()).AsUInt32();
+                    var rounded = Vector512.ShiftRightLogical(sum + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(sum, 16) & Vector512.Create(1u)), 16);
+                    var quiet = Vector512.ShiftRightLogical(sum, 16) | Vector512.Create(0x40u);
+                    var result = Vector512.ConditionalSelect(nan, quiet, rounded);
+                    Vector256.Store(Vector512.Narrow(result, result).GetLower(), w + i);
+                }
+            }
         }
+        for (; i < delta.Length; i++) w[i] = BFloat16.FromSingle(BFloat16.ToSingle(w[i]) + delta[i]);
     }
 
     private static void Grow(ref float[] buffer, int size)

@@ -64,4 +64,33 @@ public class MergeTests
         var e = Assert.Throws<InvalidOperationException>(() => merger.Merge(a1));
         Assert.Contains("'first' is merged", e.Message);
     }
+
+    [Fact]
+    public unsafe void Bf16_merge_rounds_W_plus_sBA_to_nearest_even_like_the_float64_reference()
+    {
+        // hidden 40, intermediate 87: gate is 87×40 = 3480 elements, not a multiple of 16, so the scalar tail runs too.
+        var config = InMemoryModel.TinyConfig(hidden: 40, heads: 5, kvHeads: 5, layers: 1);
+        using var m = new InMemoryModel(config, seed: 31, DType.BF16);
+        var (adapter, _) = RandomAdapters.Create(config, "a", 3, [LinearKind.Gate], 6, false, seed: 4);
+        var mod = adapter.Module(0, LinearKind.Gate)!;
+        var w = m.Weights.Layers[0].Gate;
+        var before = new ushort[w.Rows * w.Cols];
+        new Span<ushort>((void*)w.Data, before.Length).CopyTo(before);
+        new AdapterMerger(m.Weights).Merge(adapter);
+        var after = new Span<ushort>((void*)w.Data, before.Length);
+        int exact = 0;
+        for (int o = 0; o < w.Rows; o++)
+            for (int i = 0; i < w.Cols; i++)
+            {
+                double d = 0;
+                for (int j = 0; j < mod.Rank; j++) d += (double)mod.B[o * mod.Rank + j] * mod.A[j * w.Cols + i];
+                double expected = BFloat16.ToSingle(before[o * w.Cols + i]) + mod.Scale * d;
+                ushort want = BFloat16.FromSingle((float)expected);
+                ushort got = after[o * w.Cols + i];
+                if (got == want) exact++;
+                else Assert.True(Math.Abs(got - want) == 1, $"element ({o}, {i}): got bf16 {got:X4}, want {want:X4}");
+            }
+        // Off by one ulp only where float32 accumulation lands on the other side of a rounding boundary.
+        Assert.True(exact >= before.Length * 0.99, $"{exact} of {before.Length} exact");
+    }
 }

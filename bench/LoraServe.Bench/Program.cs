@@ -10,6 +10,7 @@ var benchmarks = new IBenchmark[]
     new GemmTuneBenchmark(),
     new DecodeBenchmark(),
     new LoraBenchmark(),
+    new TrainingBenchmark(),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "list")

@@ -9,7 +9,10 @@ namespace LoraServe.Core.Kernels;
 /// Causal multi-head attention of new tokens against a paged KV cache, with grouped-query
 /// heads (query head h reads KV head h / (nHeads / nKvHeads), as HF's repeat_kv does).
 ///
-/// Work items are (sequence, token, query head), spread over the kernel pool. Each item streams
+/// Work items are (sequence, token, KV head), spread over the kernel pool: one item computes all
+/// the query heads that share its KV head (the GQA group), so each key and value row is read once
+/// per group rather than once per query head — decode attention is bound by reading the cache, and
+/// this divides that traffic by the group size (3 for SmolLM2, 4–8 for Llama-3). Each item streams
 /// its keys in chunks of <see cref="Chunk"/>: scores of a chunk, then the online-softmax update
 /// (FlashAttention's rescaling: running max m and sum l; when m grows, the partial output and l are
 /// scaled by exp(m_old − m_new)), so no score row of context length is ever stored and nothing is
@@ -20,6 +23,7 @@ public static unsafe class PagedAttention
 {
     private const int Chunk = 32;
     private const int MaxStackHeadDim = 1024;
+    private const int MaxStackGroupFloats = 8192;
     private const int DescriptorInts = 5;
 
     /// <summary>
@@ -35,6 +39,7 @@ public static unsafe class PagedAttention
         if ((uint)layer >= (uint)cache.Layers) Throw($"layer {layer} outside 0..{cache.Layers - 1}");
         if (slidingWindow < 0) Throw($"slidingWindow must be ≥ 0, got {slidingWindow}");
         if (hd > MaxStackHeadDim) Throw($"head_dim {hd} above the supported {MaxStackHeadDim}");
+        if ((long)(nHeads / cache.NumKvHeads) * (hd + Chunk + 2) > MaxStackGroupFloats) Throw($"GQA group of {nHeads / cache.NumKvHeads} heads × head_dim {hd} above the supported scratch");
 
         int totalTokens = 0, tableInts = 0;
         foreach (var s in sequences)
@@ -71,7 +76,7 @@ public static unsafe class PagedAttention
             d[4] = tablePos;
             for (int b = 0; b < used; b++) tables[tablePos + b] = s.BlockTable[b];
             tablePos += used;
-            items += s.TokenCount * nHeads;
+            items += s.TokenCount * cache.NumKvHeads;
         }
 
         fixed (float* qp = q)
@@ -82,7 +87,7 @@ public static unsafe class PagedAttention
                 Q = qp, Out = op, Descriptors = desc, Tables = tables, Sequences = sequences.Length,
                 K = cache.Row(layer, false, 0, 0), V = cache.Row(layer, true, 0, 0),
                 BlockStride = cache.BlockStride, SlotStride = cache.NumKvHeads * hd, BlockSize = cache.BlockSize,
-                HeadDim = hd, Heads = nHeads, Group = nHeads / cache.NumKvHeads, Scale = scale, Window = slidingWindow,
+                HeadDim = hd, Heads = nHeads, KvHeads = cache.NumKvHeads, Group = nHeads / cache.NumKvHeads, Scale = scale, Window = slidingWindow,
                 Isa = KernelIsa.Current,
             };
             KernelThreadPool.Run(&RunItem, &job, items);
@@ -95,7 +100,7 @@ public static unsafe class PagedAttention
         public int* Descriptors, Tables;
         public int Sequences;
         public long BlockStride;
-        public int SlotStride, BlockSize, HeadDim, Heads, Group, Window;
+        public int SlotStride, BlockSize, HeadDim, Heads, KvHeads, Group, Window;
         public float Scale;
         public IsaLevel Isa;
     }
@@ -113,19 +118,22 @@ public static unsafe class PagedAttention
         }
         int* d = job->Descriptors + lo * DescriptorInts;
         int local = item - d[0];
-        int t = local / job->Heads, h = local % job->Heads;
+        int t = local / job->KvHeads, kvh = local % job->KvHeads;
         int row = d[1] + t, pos = d[2] + t;
         int* table = job->Tables + d[4];
         int first = job->Window > 0 ? Math.Max(0, pos - job->Window + 1) : 0;
 
-        int hd = job->HeadDim;
+        int hd = job->HeadDim, group = job->Group;
         var isa = job->Isa;
-        long headOffset = (long)(h / job->Group) * hd;
-        float* qv = job->Q + ((long)row * job->Heads + h) * hd;
-        float* acc = stackalloc float[hd];
-        float* scores = stackalloc float[Chunk];
-        new Span<float>(acc, hd).Clear();
-        float m = float.NegativeInfinity, l = 0;
+        long headOffset = (long)kvh * hd;
+        // Query heads kvh·group … kvh·group+group−1 are contiguous in q and out.
+        float* q0 = job->Q + ((long)row * job->Heads + kvh * group) * hd;
+        float* acc = stackalloc float[group * hd];
+        float* scores = stackalloc float[group * Chunk];
+        float* m = stackalloc float[group];
+        float* l = stackalloc float[group];
+        new Span<float>(acc, group * hd).Clear();
+        for (int g = 0; g < group; g++) { m[g] = float.NegativeInfinity; l[g] = 0; }
 
         for (int p0 = first; p0 <= pos; p0 += Chunk)
         {
@@ -134,28 +142,35 @@ public static unsafe class PagedAttention
             {
                 int p = p0 + j;
                 float* k = job->K + table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset;
-                scores[j] = VectorMath.Dot(qv, k, hd, isa) * job->Scale;
+                for (int g = 0; g < group; g++) scores[g * Chunk + j] = VectorMath.Dot(q0 + g * hd, k, hd, isa) * job->Scale;
             }
-            float newMax = Math.Max(m, VectorMath.Max(scores, count, isa));
-            if (newMax > m && l > 0)
+            for (int g = 0; g < group; g++)
             {
-                float correction = MathF.Exp(m - newMax);
-                l *= correction;
-                VectorMath.Scale(acc, hd, correction, isa);
+                float* sg = scores + g * Chunk;
+                float newMax = Math.Max(m[g], VectorMath.Max(sg, count, isa));
+                if (newMax > m[g] && l[g] > 0)
+                {
+                    float correction = MathF.Exp(m[g] - newMax);
+                    l[g] *= correction;
+                    VectorMath.Scale(acc + g * hd, hd, correction, isa);
+                }
+                m[g] = newMax;
+                l[g] += VectorMath.ExpShiftedInPlace(sg, count, newMax, isa);
             }
-            m = newMax;
-            l += VectorMath.ExpShiftedInPlace(scores, count, m, isa);
             for (int j = 0; j < count; j++)
             {
                 int p = p0 + j;
                 float* v = job->V + table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset;
-                VectorMath.MultiplyAdd(acc, v, hd, scores[j], isa);
+                for (int g = 0; g < group; g++) VectorMath.MultiplyAdd(acc + g * hd, v, hd, scores[g * Chunk + j], isa);
             }
         }
 
-        float* o = job->Out + ((long)row * job->Heads + h) * hd;
-        float inv = 1f / l;
-        for (int i = 0; i < hd; i++) o[i] = acc[i] * inv;
+        for (int g = 0; g < group; g++)
+        {
+            float* o = job->Out + ((long)row * job->Heads + kvh * group + g) * hd;
+            float inv = 1f / l[g];
+            for (int i = 0; i < hd; i++) o[i] = acc[g * hd + i] * inv;
+        }
     }
 
     [DoesNotReturn]

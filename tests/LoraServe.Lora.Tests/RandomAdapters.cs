@@ -17,7 +17,7 @@ internal static class RandomAdapters
         for (int l = 0; l < c.NumLayers; l++)
             foreach (var kind in kinds)
             {
-                var (outDim, inDim) = Shape(c, kind);
+                var (outDim, inDim) = kind.Shape(c);
                 // B is not zero here (a trained adapter's B is not): the delta must show in the output.
                 var a = Rand(rng, rank * inDim, 1 / Math.Sqrt(inDim));
                 var b = Rand(rng, outDim * rank, 1 / Math.Sqrt(rank));
@@ -27,16 +27,6 @@ internal static class RandomAdapters
             }
         return (new LoraAdapter(name, c.NumLayers, modules), reference);
     }
-
-    public static (int Out, int In) Shape(ModelConfig c, LinearKind kind) => kind switch
-    {
-        LinearKind.Q => (c.NumHeads * c.HeadDim, c.HiddenSize),
-        LinearKind.K or LinearKind.V => (c.NumKvHeads * c.HeadDim, c.HiddenSize),
-        LinearKind.O => (c.HiddenSize, c.NumHeads * c.HeadDim),
-        LinearKind.Gate or LinearKind.Up => (c.IntermediateSize, c.HiddenSize),
-        LinearKind.Down => (c.HiddenSize, c.IntermediateSize),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
 
     private static float[] Rand(Random rng, int n, double scale)
     {

@@ -155,31 +155,41 @@ public static unsafe class Sampler
     private static void SelectTop(Span<Candidate> items, int count)
     {
         if (count >= items.Length) return;
-        var order = default(CandidateOrder);
         int lo = 0, hi = items.Length - 1, target = count - 1;
         while (hi > lo)
         {
-            int mid = lo + (hi - lo) / 2;
-            if (order.Compare(items[mid], items[lo]) < 0) (items[mid], items[lo]) = (items[lo], items[mid]);
-            if (order.Compare(items[hi], items[lo]) < 0) (items[hi], items[lo]) = (items[lo], items[hi]);
-            if (order.Compare(items[hi], items[mid]) < 0) (items[hi], items[mid]) = (items[mid], items[hi]);
-            var pivot = items[mid];
-            int i = lo, j = hi;
-            while (i <= j)
-            {
-                while (order.Compare(items[i], pivot) < 0) i++;
-                while (order.Compare(items[j], pivot) > 0) j--;
-                if (i <= j)
-                {
-                    (items[i], items[j]) = (items[j], items[i]);
-                    i++;
-                    j--;
-                }
-            }
+            var (i, j) = Partition(items, lo, hi);
             if (target <= j) hi = j;
             else if (target >= i) lo = i;
             else return;
         }
+    }
+
+    /// <summary>
+    /// Hoare partition of items[lo..hi] around a median-of-three pivot, shared by the top-k
+    /// selection and the sort: afterwards items[lo..j] ≤ pivot ≤ items[i..hi] and j &lt; i.
+    /// </summary>
+    private static (int I, int J) Partition(Span<Candidate> items, int lo, int hi)
+    {
+        var order = default(CandidateOrder);
+        int mid = lo + (hi - lo) / 2;
+        if (order.Compare(items[mid], items[lo]) < 0) (items[mid], items[lo]) = (items[lo], items[mid]);
+        if (order.Compare(items[hi], items[lo]) < 0) (items[hi], items[lo]) = (items[lo], items[hi]);
+        if (order.Compare(items[hi], items[mid]) < 0) (items[hi], items[mid]) = (items[mid], items[hi]);
+        var pivot = items[mid];
+        int i = lo, j = hi;
+        while (i <= j)
+        {
+            while (order.Compare(items[i], pivot) < 0) i++;
+            while (order.Compare(items[j], pivot) > 0) j--;
+            if (i <= j)
+            {
+                (items[i], items[j]) = (items[j], items[i]);
+                i++;
+                j--;
+            }
+        }
+        return (i, j);
     }
 
     /// <summary>
@@ -191,23 +201,7 @@ public static unsafe class Sampler
         var order = default(CandidateOrder);
         while (items.Length > 16)
         {
-            int mid = items.Length / 2, hi = items.Length - 1;
-            if (order.Compare(items[mid], items[0]) < 0) (items[mid], items[0]) = (items[0], items[mid]);
-            if (order.Compare(items[hi], items[0]) < 0) (items[hi], items[0]) = (items[0], items[hi]);
-            if (order.Compare(items[hi], items[mid]) < 0) (items[hi], items[mid]) = (items[mid], items[hi]);
-            var pivot = items[mid];
-            int i = 0, j = hi;
-            while (i <= j)
-            {
-                while (order.Compare(items[i], pivot) < 0) i++;
-                while (order.Compare(items[j], pivot) > 0) j--;
-                if (i <= j)
-                {
-                    (items[i], items[j]) = (items[j], items[i]);
-                    i++;
-                    j--;
-                }
-            }
+            var (i, j) = Partition(items, 0, items.Length - 1);
             // Recurse into the smaller side, loop on the larger: O(log n) stack.
             if (j + 1 < items.Length - i)
             {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LoraServe.Core.Kernels;
 using LoraServe.Core.Kv;
 using LoraServe.Core.Tensors;
+using LoraServe.Engine.Workload;
 using LoraServe.Lora.Adapters;
 using LoraServe.Lora.Execution;
 using LoraServe.Lora.Registry;
@@ -47,7 +48,7 @@ public sealed class LoraBenchmark : IBenchmark
         string adapterRoot = Path.Combine(Path.GetTempPath(), "loraserve-bench", "adapters");
         foreach (var (vname, rank, kinds) in variants)
         {
-            var adapters = Enumerable.Range(0, Batch).Select(i => RandomAdapter(config, $"{vname}-{i}", rank, kinds, seed: i)).ToArray();
+            var adapters = Enumerable.Range(0, Batch).Select(i => BenchAdapters.CreateRandom(config, $"{vname}-{i}", rank, kinds, seed: i)).ToArray();
             Console.WriteLine();
             Console.WriteLine($"### {vname}: {adapters[0].ByteCount / 1e6:F2} MB per adapter (float32 A and B)");
             Console.WriteLine();
@@ -158,27 +159,10 @@ public sealed class LoraBenchmark : IBenchmark
 
     private static (AdapterRegistry Registry, string[] Names) RegistrySetup(ModelConfig config, int registered)
     {
-        var pool = Enumerable.Range(0, registered).Select(i => RandomAdapter(config, $"r{i}", 8, [LinearKind.Q, LinearKind.V], seed: 1000 + i)).ToDictionary(a => a.Name);
+        var pool = Enumerable.Range(0, registered).Select(i => BenchAdapters.CreateRandom(config, $"r{i}", 8, [LinearKind.Q, LinearKind.V], seed: 1000 + i)).ToDictionary(a => a.Name);
         var registry = new AdapterRegistry(config, new AdapterRegistryOptions { MaxCpuLoras = 1024, MaxCacheBytes = 8L << 30 }, (_, name, _) => pool[name]);
         foreach (var name in pool.Keys) registry.RegisterAndLoad(name, "/in-memory");
         return (registry, pool.Keys.ToArray());
-    }
-
-    private static LoraAdapter RandomAdapter(ModelConfig c, string name, int rank, LinearKind[] kinds, int seed)
-    {
-        var rng = new Random(seed);
-        var modules = new List<LoraModule>();
-        for (int l = 0; l < c.NumLayers; l++)
-            foreach (var kind in kinds)
-            {
-                var (outDim, inDim) = kind.Shape(c);
-                var a = new float[rank * inDim];
-                var b = new float[outDim * rank];
-                for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
-                for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
-                modules.Add(new LoraModule(l, kind, a, b, rank, inDim, outDim, LoraModule.ScaleFor(2 * rank, rank, false)));
-            }
-        return new LoraAdapter(name, c.NumLayers, modules);
     }
 
     /// <summary>Batch-32 decode steps at a fixed context: the KV is prefilled once and each step rewrites the same position.</summary>

@@ -10,12 +10,16 @@ namespace LoraServe.Engine.Workload;
 /// </summary>
 public static class BenchAdapters
 {
-    public static void WriteRandom(string directory, string name, ModelConfig config, int rank, int seed)
+    public static void WriteRandom(string directory, string name, ModelConfig config, int rank, int seed) =>
+        PeftAdapterWriter.Write(directory, CreateRandom(config, name, rank, LinearKinds.All, seed), 2.0 * rank, useRsLora: false, "bench-base");
+
+    /// <summary>A random adapter of <paramref name="rank"/> on <paramref name="kinds"/> of every layer, α = 2r (held in memory).</summary>
+    public static LoraAdapter CreateRandom(ModelConfig config, string name, int rank, IReadOnlyList<LinearKind> kinds, int seed)
     {
         var rng = new Random(seed);
         var modules = new List<LoraModule>();
         for (int l = 0; l < config.NumLayers; l++)
-            foreach (var kind in LinearKinds.All)
+            foreach (var kind in kinds)
             {
                 var (outDim, inDim) = kind.Shape(config);
                 var a = new float[rank * inDim];
@@ -24,6 +28,6 @@ public static class BenchAdapters
                 for (int i = 0; i < b.Length; i++) b[i] = (float)((rng.NextDouble() * 2 - 1) / Math.Sqrt(rank));
                 modules.Add(new LoraModule(l, kind, a, b, rank, inDim, outDim, LoraModule.ScaleFor(2.0 * rank, rank, false)));
             }
-        PeftAdapterWriter.Write(directory, new LoraAdapter(name, config.NumLayers, modules), 2.0 * rank, useRsLora: false, "bench-base");
+        return new LoraAdapter(name, config.NumLayers, modules);
     }
 }

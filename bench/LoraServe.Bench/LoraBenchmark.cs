@@ -56,7 +56,7 @@ public sealed class LoraBenchmark : IBenchmark
             // so a neighbour's burst on this shared machine hits both sides of each ratio alike.
             Console.WriteLine("| mode | distinct adapters | step ms | base step ms (paired) | ÷ base | bytes bound ÷ base | step ÷ bound |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-            var merger = new AdapterMerger(model.Weights);
+            using var merger = new AdapterMerger(model.Weights);
             var (mergedT, mergedBase, mergedRatio) = Paired(() => { merger.Merge(adapters[0]); double t = step.Time(null); merger.Unmerge(); return t; }, () => step.Time(null), options.Reps);
             Console.WriteLine($"| merged | 1 | {mergedT * 1e3:F2} | {mergedBase * 1e3:F2} | {mergedRatio:F2} | 1.000 | {mergedRatio:F2} |");
             foreach (int distinct in new[] { 1, 4, 16, 32 })
@@ -76,7 +76,7 @@ public sealed class LoraBenchmark : IBenchmark
             PeftAdapterWriter.Write(adir, adapters[0], alpha: 2 * rank, useRsLora: false, baseModelNameOrPath: dir);
             double load = Timing.MedianSecondsPerCall(() => PeftAdapterLoader.Load(adir, "a", config), options.Reps);
             merger.Merge(adapters[0]);
-            merger.Unmerge(); // the first merge also snapshots the pristine weights; time the steady-state switch
+            merger.Unmerge(); // the first merge also allocates the merged buffers; time the steady-state switch
             double mergeTime = Timing.MedianSecondsPerCall(() => { merger.Merge(adapters[0]); merger.Unmerge(); }, options.Reps);
             double unmergeTime = Timing.MedianSecondsPerCall(() => { merger.Merge(adapters[0]); var sw = Stopwatch.StartNew(); merger.Unmerge(); Sink = sw.Elapsed.TotalSeconds; }, options.Reps);
             Console.WriteLine();

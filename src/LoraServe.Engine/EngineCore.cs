@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using LoraServe.Core.Kv;
 using LoraServe.Engine.Execution;
 using LoraServe.Engine.Kv;
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Requests;
 using LoraServe.Engine.Scheduling;
 using LoraServe.Lora.Registry;
@@ -29,7 +30,7 @@ public sealed class EngineCore : IDisposable
     private readonly Dictionary<string, Tally> _adapters = new(StringComparer.Ordinal);
     private readonly Func<double> _clock;
     private long _nextId;
-    private long _steps, _scheduledTokens, _promptTokens, _generatedTokens, _finished, _idleWhileWaiting;
+    private long _steps, _scheduledTokens, _promptTokens, _generatedTokens, _finished, _idleWhileWaiting, _mergedSteps;
 
     private sealed class Tally
     {
@@ -45,8 +46,13 @@ public sealed class EngineCore : IDisposable
         _eos = [.. options.EosTokenIds];
         _cache = model.CreateKvCache(options.NumKvBlocks, options.BlockSize);
         Blocks = new KvBlockManager(options.NumKvBlocks, options.BlockSize, options.KvWatermark);
-        Scheduler = new Scheduler(options.Scheduler, Blocks, FairnessPolicies.Create(options.Policy, options.Fairness));
-        _runner = new ModelRunner(model, _cache);
+        // The dlora policy's cost model is measured here, on this machine, unless the caller gives one.
+        var lora = LoraBatchingPolicies.Create(options.LoraPolicy, () => options.LoraCosts ?? LoraCostCalibration.Measure(model), options.LoraCredit);
+        Scheduler = new Scheduler(options.Scheduler, Blocks, FairnessPolicies.Create(options.Policy, options.Fairness), lora);
+        _runner = new ModelRunner(model, _cache)
+        {
+            SwitchCompleted = (adapter, seconds) => lora.OnSwitchCompleted(Scheduler.AdapterKeys.ProfileOf(adapter), seconds),
+        };
         if (options.Clock is { } clock) _clock = clock;
         else
         {
@@ -145,6 +151,11 @@ public sealed class EngineCore : IDisposable
             return true;
         }
         Scheduler.OnStepComputed(step);
+        if (step.LoraPlan is { } plan)
+        {
+            Scheduler.LoraPolicy!.OnStepCompleted(step.LoraCandidates, plan, _runner.LastForwardSeconds);
+            if (step.MergedAdapter is not null) _mergedSteps++;
+        }
         var chunks = step.Chunks;
         for (int i = 0; i < chunks.Count; i++)
         {
@@ -218,6 +229,8 @@ public sealed class EngineCore : IDisposable
             Steps = _steps, ScheduledTokens = _scheduledTokens, Preemptions = Scheduler.TotalPreemptions,
             PromptTokens = _promptTokens, GeneratedTokens = _generatedTokens, FinishedRequests = _finished,
             IdleStepsWhileWaiting = _idleWhileWaiting, Tenants = tenants, Adapters = adapters,
+            LoraPolicy = Scheduler.LoraPolicy?.Name ?? LoraBatchingPolicies.Unmerged, MergedSteps = _mergedSteps,
+            LoraMerges = _runner.Merges, MergedAdapter = _runner.MergedAdapter?.Name,
         };
     }
 
@@ -243,6 +256,7 @@ public sealed class EngineCore : IDisposable
     public void Dispose()
     {
         EndAll(FinishReason.Cancelled, null);
+        _runner.Dispose();
         _cache.Dispose();
     }
 }

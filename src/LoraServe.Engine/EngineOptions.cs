@@ -1,3 +1,4 @@
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Scheduling;
 
 namespace LoraServe.Engine;
@@ -21,6 +22,14 @@ public sealed record EngineOptions
 
     public FairnessOptions Fairness { get; init; } = new();
 
+    /// <summary>--lora-policy: how the running set executes its adapters, one of <see cref="LoraBatchingPolicies.Names"/>.</summary>
+    public string LoraPolicy { get; init; } = LoraBatchingPolicies.Unmerged;
+
+    public CreditPolicyOptions LoraCredit { get; init; } = new();
+
+    /// <summary>The dlora policy's cost model; null = calibrate on this machine when the engine starts.</summary>
+    public LoraCostModel? LoraCosts { get; init; }
+
     /// <summary>Token ids that end generation unless a request sets ignore_eos (the model's EOS ids).</summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
 
@@ -35,5 +44,8 @@ public sealed record EngineOptions
         Fairness.Validate();
         if (!FairnessPolicies.Names.Contains(Policy))
             throw new ArgumentException($"unknown scheduling policy '{Policy}'; expected one of: {string.Join(", ", FairnessPolicies.Names)}");
+        if (!LoraBatchingPolicies.Names.Contains(LoraPolicy))
+            throw new ArgumentException($"unknown LoRA policy '{LoraPolicy}'; expected one of: {string.Join(", ", LoraBatchingPolicies.Names)}");
+        LoraCredit.Validate();
     }
 }

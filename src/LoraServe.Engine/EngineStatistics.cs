@@ -35,6 +35,18 @@ public sealed record EngineStatistics
     /// <summary>Steps that ran nothing while requests waited — work conservation says this stays 0.</summary>
     public long IdleStepsWhileWaiting { get; init; }
 
+    /// <summary>--lora-policy in force.</summary>
+    public string LoraPolicy { get; init; } = "unmerged";
+
+    /// <summary>Steps that ran with an adapter merged into the weights.</summary>
+    public long MergedSteps { get; init; }
+
+    /// <summary>Adapter merges performed (each is later undone by one unmerge).</summary>
+    public long LoraMerges { get; init; }
+
+    /// <summary>The adapter merged into the weights now, or null.</summary>
+    public string? MergedAdapter { get; init; }
+
     public IReadOnlyDictionary<string, ServiceCounters> Tenants { get; init; } = new Dictionary<string, ServiceCounters>();
 
     /// <summary>By adapter name; the base model is "".</summary>

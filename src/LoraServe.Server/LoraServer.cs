@@ -65,6 +65,7 @@ public sealed class LoraServer : IAsyncDisposable
                 NumKvBlocks = blocks,
                 BlockSize = options.BlockSize,
                 Policy = options.Scheduler,
+                LoraPolicy = options.LoraPolicy,
                 EosTokenIds = model.EosTokenIds,
                 Scheduler = new SchedulerOptions { MaxNumSeqs = options.MaxNumSeqs, MaxNumBatchedTokens = options.MaxNumBatchedTokens, MaxLoras = options.MaxLoras },
                 Fairness = new FairnessOptions { TenantWeights = tenants?.Tenants.ToDictionary(t => t.Name, t => t.Weight) ?? new Dictionary<string, double>() },
@@ -92,8 +93,8 @@ public sealed class LoraServer : IAsyncDisposable
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             if (options.Log)
             {
-                app.Logger.LogInformation("serving {Model} ({Adapters} adapters) on {Address}; scheduler {Policy}, {Blocks} KV blocks of {BlockSize}",
-                    catalog.BaseName, catalog.Adapters.Count(), address, options.Scheduler, blocks, options.BlockSize);
+                app.Logger.LogInformation("serving {Model} ({Adapters} adapters) on {Address}; scheduler {Policy}, LoRA policy {LoraPolicy}, {Blocks} KV blocks of {BlockSize}",
+                    catalog.BaseName, catalog.Adapters.Count(), address, options.Scheduler, options.LoraPolicy, blocks, options.BlockSize);
                 if (templateError is not null) app.Logger.LogWarning("the model's chat template cannot be used; chat requests will get 400: {Error}", templateError);
             }
             return new LoraServer(app, serving, new Uri(address.EndsWith('/') ? address : address + "/"));

@@ -1,3 +1,4 @@
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Scheduling;
 
 namespace LoraServe.Server;
@@ -42,6 +43,9 @@ public sealed record ServerOptions
 
     /// <summary>--scheduler: fairness policy name (weighted-vtc = VTC using the tenants file's weights).</summary>
     public string Scheduler { get; init; } = FairnessPolicies.WeightedVtc;
+
+    /// <summary>--lora-policy: how batches execute their adapters (unmerged, merged, dlora); dlora calibrates its cost model at start-up.</summary>
+    public string LoraPolicy { get; init; } = LoraBatchingPolicies.Unmerged;
 
     public int MaxNumSeqs { get; init; } = 64;
     public int MaxNumBatchedTokens { get; init; } = 512;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Scheduling;
 using LoraServe.Engine.Workload;
 using LoraServe.Models.Config;
@@ -17,7 +18,10 @@ internal static class BenchCommand
     {
         var model = new Option<string?>("--model") { Description = "Hugging Face model directory (default: the embedded default model, created on first use)" };
         var workload = new Option<string?>("--workload") { Description = "Workload spec JSON (duration, seed, tenants with rate, arrival poisson|gamma|uniform, cv, onOffPeriod, weight, prompt/output lengths, adapters)" };
-        var scenario = new Option<string?>("--scenario") { Description = $"Built-in scenario instead of --workload: {string.Join(", ", WorkloadScenarios.Names)}" };
+        var scenario = new Option<string?>("--scenario") { Description = $"Built-in scenario instead of --workload: fairness {string.Join(", ", WorkloadScenarios.Names)}; adapter popularity {string.Join(", ", LoraScenarios.Names)}" };
+        var adapterCount = new Option<int>("--adapters") { Description = "Adapter-popularity scenarios: number of random adapters", DefaultValueFactory = _ => 8 };
+        var alpha = new Option<double>("--alpha") { Description = "zipf scenario: popularity exponent α (0 = uniform)", DefaultValueFactory = _ => 1 };
+        var loraPolicies = new Option<string>("--lora-policies") { Description = $"Comma-separated LoRA batching policies to compare (each under every --policies entry): {string.Join(", ", LoraBatchingPolicies.Names)}", DefaultValueFactory = _ => LoraBatchingPolicies.Unmerged };
         var duration = new Option<double>("--duration") { Description = "Scenario length in seconds", DefaultValueFactory = _ => 60 };
         var rate = new Option<double>("--rate") { Description = "Scenario base request rate per second", DefaultValueFactory = _ => 1 };
         var promptLen = new Option<int>("--prompt-len") { Description = "Scenario prompt length in tokens", DefaultValueFactory = _ => 64 };
@@ -39,7 +43,7 @@ internal static class BenchCommand
         var title = new Option<string?>("--title") { Description = "Title on the plots" };
 
         var command = new Command("bench", "Replay a multi-tenant workload on the engine and report throughput, latency and fairness");
-        foreach (var o in new Option[] { model, workload, scenario, duration, rate, promptLen, outputLen, policies, output, blocks, blockSize, maxSeqs, maxTokens, maxLoras, rank, rpm, drain, sloTtft, sloTpot, window, warmup, title })
+        foreach (var o in new Option[] { model, workload, scenario, adapterCount, alpha, loraPolicies, duration, rate, promptLen, outputLen, policies, output, blocks, blockSize, maxSeqs, maxTokens, maxLoras, rank, rpm, drain, sloTtft, sloTpot, window, warmup, title })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -51,16 +55,19 @@ internal static class BenchCommand
             }
             try
             {
-                var spec = file is not null
-                    ? WorkloadSpec.Load(file)
+                var spec = file is not null ? WorkloadSpec.Load(file)
+                    : LoraScenarios.Names.Contains(preset!) ? LoraScenarios.Create(preset!, parse.GetValue(duration), parse.GetValue(rate), parse.GetValue(promptLen), parse.GetValue(outputLen), parse.GetValue(adapterCount), parse.GetValue(alpha))
                     : WorkloadScenarios.Create(preset!, parse.GetValue(duration), parse.GetValue(rate), parse.GetValue(promptLen), parse.GetValue(outputLen));
                 var names = parse.GetValue(policies)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 foreach (var n in names) FairnessPolicies.Create(n);
+                var loraNames = parse.GetValue(loraPolicies)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                foreach (var n in loraNames)
+                    if (!LoraBatchingPolicies.Names.Contains(n)) throw new ArgumentException($"unknown LoRA policy '{n}'; expected one of: {string.Join(", ", LoraBatchingPolicies.Names)}");
                 var options = new BenchOptions
                 {
                     ModelDirectory = parse.GetValue(model) ?? DefaultModel.EnsureCreated(Console.Error),
                     OutputDirectory = parse.GetValue(output)!,
-                    Policies = names,
+                    Policies = names, LoraPolicies = loraNames,
                     NumKvBlocks = parse.GetValue(blocks), BlockSize = parse.GetValue(blockSize),
                     MaxNumSeqs = parse.GetValue(maxSeqs), MaxNumBatchedTokens = parse.GetValue(maxTokens), MaxLoras = parse.GetValue(maxLoras),
                     AdapterRank = parse.GetValue(rank), RequestsPerMinute = parse.GetValue(rpm), DrainSeconds = parse.GetValue(drain),
@@ -68,7 +75,14 @@ internal static class BenchCommand
                 };
                 var summaries = BenchSession.Run(spec, options, Console.Error, parse.GetValue(title) ?? preset ?? Path.GetFileNameWithoutExtension(file!));
                 foreach (var s in summaries)
+                {
                     Console.WriteLine($"{s.Policy,-12} {s.ThroughputTokensPerSecond,8:F1} tok/s  TTFT p50 {s.Ttft.P50,7:F3}s p99 {s.Ttft.P99,7:F3}s  TPOT p50 {s.Tpot.P50 * 1000,6:F1}ms  SLO {s.SloAttainment,6:P1}  service diff max {s.ServiceDifferenceMax,8:F1} avg {s.ServiceDifferenceAvg,8:F1}  accumulated {s.MaxAccumulatedServiceDifference,9:F0}  {s.TokensPerStep,6:F1} tok/step");
+                    if (s.MergedSteps > 0 || s.Adapters.Count > 1)
+                    {
+                        var rare = s.Adapters.LastOrDefault(a => a.Adapter.Length > 0);
+                        Console.WriteLine($"{"",-12} lora {s.LoraPolicy}: {s.MergedSteps} of {s.Steps} steps merged, {s.LoraMerges} merges; TPOT p99 {s.Tpot.P99 * 1000,6:F1}ms; least requested adapter {rare?.Adapter} ({rare?.Requests} requests) TPOT p99 {rare?.Tpot.P99 * 1000,6:F1}ms");
+                    }
+                }
                 Console.WriteLine($"reports in {Path.GetFullPath(options.OutputDirectory)}");
                 return 0;
             }

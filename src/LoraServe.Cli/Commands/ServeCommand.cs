@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Scheduling;
 using LoraServe.Engine.Workload;
 using LoraServe.Models.Config;
@@ -30,6 +31,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 8000 };
         var apiKey = new Option<string?>("--api-key") { Description = "Require this bearer key on /v1 (as vLLM); default: $LORASERVE_API_KEY" };
         var scheduler = new Option<string>("--scheduler") { Description = $"Fairness policy: {string.Join(", ", FairnessPolicies.Names)}", DefaultValueFactory = _ => FairnessPolicies.WeightedVtc };
+        var loraPolicy = new Option<string>("--lora-policy") { Description = $"How batches run their adapters: {string.Join(", ", LoraBatchingPolicies.Names)} (dlora = dynamic merge/unmerge, cost model calibrated at start-up)", DefaultValueFactory = _ => LoraBatchingPolicies.Unmerged };
         var tenants = new Option<string?>("--tenants") { Description = "Tenants file: API keys → tenant, VTC weight, allowed adapters; admin keys (docs/server.md)" };
         var adapterRoots = new Option<string[]>("--adapter-root") { Description = "Directory below which /v1/load_lora_adapter may read (repeatable); none = runtime loading off", AllowMultipleArgumentsPerToken = true };
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests waiting for a first token before new ones get 429", DefaultValueFactory = _ => 256 };
@@ -39,7 +41,7 @@ internal static class ServeCommand
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds in-flight requests may finish on shutdown before they are cancelled", DefaultValueFactory = _ => 30 };
 
         var command = new Command("serve", "Serve an OpenAI-compatible API (completions, chat, models, LoRA adapters, metrics)");
-        foreach (var o in new Option[] { model, servedName, loraModules, maxLoras, maxLoraRank, maxCpuLoras, maxNumSeqs, maxBatchedTokens, host, port, apiKey, scheduler, tenants, adapterRoots, maxWaiting, maxBody, kvBlocks, blockSize, drain })
+        foreach (var o in new Option[] { model, servedName, loraModules, maxLoras, maxLoraRank, maxCpuLoras, maxNumSeqs, maxBatchedTokens, host, port, apiKey, scheduler, loraPolicy, tenants, adapterRoots, maxWaiting, maxBody, kvBlocks, blockSize, drain })
             command.Options.Add(o);
         // A synchronous action on purpose: the web host's own console lifetime then handles Ctrl+C and SIGTERM
         // with a graceful drain, instead of System.CommandLine's short process-termination timeout.
@@ -69,7 +71,7 @@ internal static class ServeCommand
                     ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("LORASERVE_API_KEY") is { Length: > 0 } k ? k : null),
                     TenantsFile = parse.GetValue(tenants), AdapterRoots = parse.GetValue(adapterRoots) ?? [],
                     MaxWaiting = parse.GetValue(maxWaiting), MaxBodyBytes = parse.GetValue(maxBody), DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
-                    Scheduler = parse.GetValue(scheduler)!, MaxNumSeqs = parse.GetValue(maxNumSeqs), MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
+                    Scheduler = parse.GetValue(scheduler)!, LoraPolicy = parse.GetValue(loraPolicy)!, MaxNumSeqs = parse.GetValue(maxNumSeqs), MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
                     MaxLoras = parse.GetValue(maxLoras), MaxCpuLoras = parse.GetValue(maxCpuLoras), MaxLoraRank = parse.GetValue(maxLoraRank),
                     NumKvBlocks = parse.GetValue(kvBlocks), BlockSize = parse.GetValue(blockSize), Log = true,
                 };

@@ -14,8 +14,13 @@ namespace LoraServe.Engine.Execution;
 /// sequence that reached its last token with its own seeded Random and sampling parameters.
 /// Buffers are kept and reused across steps; ForwardBatch wants exact-length arrays, so those
 /// are cached per length (decode steps repeat the same few sizes). Engine thread only.
+///
+/// A step the LoRA policy planned as merged (<see cref="SchedulerStep.MergedAdapter"/>) runs with
+/// that adapter merged into the base weights and no per-row delta; the runner merges, unmerges and
+/// switches as the plan changes (<see cref="AdapterMerger"/>), between steps, never during one.
+/// <see cref="Dispose"/> unmerges, so the model's weights are the base weights again.
 /// </summary>
-public sealed class ModelRunner
+public sealed class ModelRunner : IDisposable
 {
     private readonly LlamaModel _model;
     private readonly PagedKvCache _cache;
@@ -28,14 +33,29 @@ public sealed class ModelRunner
     private int[] _logitIndex = [];
     private float[] _logits = [];
     private SampledToken[] _results = [];
+    private readonly AdapterMerger _merger;
+    private double _mergeSeconds;
 
     public ModelRunner(LlamaModel model, PagedKvCache cache)
     {
         _model = model;
         _cache = cache;
+        _merger = new AdapterMerger(model.Weights);
     }
 
     public int VocabSize => _model.Config.VocabSize;
+
+    /// <summary>The adapter merged into the weights now, or null.</summary>
+    public LoraAdapter? MergedAdapter => _merger.Merged;
+
+    /// <summary>Seconds the last step's forward took (merge/unmerge and sampling not included).</summary>
+    public double LastForwardSeconds { get; private set; }
+
+    /// <summary>Merges performed so far.</summary>
+    public long Merges { get; private set; }
+
+    /// <summary>Called after each unmerge with the adapter and the seconds its merge plus unmerge took.</summary>
+    public Action<LoraAdapter, double>? SwitchCompleted { get; set; }
 
     /// <summary>
     /// Computes the step; element i of the result belongs to step chunk i and is meaningful where
@@ -45,6 +65,12 @@ public sealed class ModelRunner
     {
         var chunks = step.Chunks;
         int n = chunks.Count, tokens = step.TokenCount, vocab = _model.Config.VocabSize;
+        var merged = step.MergedAdapter;
+        if (merged is not null)
+            for (int k = 0; k < n; k++)
+                if (!ReferenceEquals(chunks[k].Sequence.Adapter, merged))
+                    throw new InvalidOperationException($"a merged step of '{merged.Name}' carries a request of '{chunks[k].Sequence.Adapter?.Name ?? "the base model"}'");
+        SwitchTo(merged);
         Grow(ref _order, n);
         Grow(ref _logitIndex, n);
         Grow(ref _results, n);
@@ -76,13 +102,15 @@ public sealed class ModelRunner
         }
 
         ILinearDelta? delta = null;
-        if (anyAdapter)
+        if (anyAdapter && merged is null)
         {
             _lora.Configure(_rowAdapters.AsSpan(0, tokens));
             delta = _lora;
         }
         Grow(ref _logits, samples * vocab);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         _model.Forward(new ForwardBatch(ids, seqs, rows) { Delta = delta }, _cache, _logits);
+        LastForwardSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         for (int i = 0; i < n; i++)
         {
@@ -97,6 +125,27 @@ public sealed class ModelRunner
         _rowAdapters.AsSpan(0, tokens).Clear(); // drop references so unloaded adapters can be collected
         return _results.AsSpan(0, n);
     }
+
+    private void SwitchTo(LoraAdapter? adapter)
+    {
+        if (ReferenceEquals(_merger.Merged, adapter)) return;
+        if (_merger.Merged is { } old)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            _merger.Unmerge();
+            SwitchCompleted?.Invoke(old, _mergeSeconds + System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        if (adapter is not null)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            _merger.Merge(adapter);
+            _mergeSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            Merges++;
+        }
+    }
+
+    /// <summary>Restores the base weights if an adapter is merged.</summary>
+    public void Dispose() => _merger.Dispose();
 
     // Stable insertion sort of chunk indices by adapter identity (base rows first): batches hold at
     // most --max-num-seqs chunks, and a stable order keeps results independent of adapter hashing.

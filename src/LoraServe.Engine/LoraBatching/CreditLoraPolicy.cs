@@ -30,7 +30,8 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
     // Period bookkeeping for threshold tuning (dLoRA §4.2 "break points").
     private int _iterations;
     private double _mergedServed, _unmergedServed;
-    private int _virtualSwitches;
+    private double _mergedSeconds, _unmergedSeconds, _virtualSwitchSeconds;
+    private AdapterProfile _mergedProfile;
     private string? _previousTop;
 
     public CreditLoraPolicy(LoraCostModel costs, CreditPolicyOptions? options = null)
@@ -41,7 +42,7 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         EnterThreshold = _options.InitialEnterThreshold;
         // The artifact starts θ_L at ρ: staying merged pays while the merged batch, though smaller
         // than F, serves at least as many requests per second as F would unmerged.
-        LeaveThreshold = Math.Min(costs.Ratio(4), EnterThreshold - _options.AdditiveStep);
+        LeaveThreshold = Math.Min(costs.ReferenceRatio, EnterThreshold - _options.AdditiveStep);
     }
 
     public string Name => PolicyName;
@@ -90,8 +91,10 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         return plan;
     }
 
-    public void OnStepCompleted(LoraBatchPlan plan, int distinctAdapters, double seconds) =>
-        Costs.ObserveStep(plan.Mode, distinctAdapters, seconds);
+    public void OnStepCompleted(IReadOnlyList<LoraCandidate> candidates, LoraBatchPlan plan, double seconds) =>
+        Costs.ObserveStep(plan.Mode, candidates, plan.Selected, seconds);
+
+    public void OnSwitchCompleted(AdapterProfile profile, double seconds) => Costs.ObserveSwitch(profile, seconds);
 
     private LoraBatchPlan ChooseMode(Dictionary<string, List<int>> groups, int fcfs, int maxBatch, IReadOnlyList<LoraCandidate> candidates)
     {
@@ -103,8 +106,17 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             if (top is null || rows.Count > groups[top].Count || (rows.Count == groups[top].Count && rows[0] < groups[top][0])) top = adapter;
         }
         int topCount = top is null ? 0 : groups[top].Count;
-        _mergedServed += Math.Min(topCount, maxBatch);
+        var f = new int[fcfs];
+        for (int i = 0; i < fcfs; i++) f[i] = i;
+        // What each mode would have done this iteration, for the retune at the next switch.
         _unmergedServed += fcfs;
+        _unmergedSeconds += Costs.StepSeconds(LoraExecutionMode.Unmerged, candidates, f);
+        if (top is not null)
+        {
+            _mergedServed += Math.Min(topCount, maxBatch);
+            _mergedSeconds += Costs.StepSeconds(LoraExecutionMode.Merged, candidates, First(groups[top], maxBatch));
+        }
+        else _mergedSeconds += Costs.StepSeconds(LoraExecutionMode.Unmerged, candidates, f); // nothing to merge: merged mode would run F
 
         if (Mode == LoraExecutionMode.Merged && MergedAdapter is { } a && groups.TryGetValue(a, out var mergedRows)
             && CreditOf(a) >= _options.MergeEligibilityFloorMs && mergedRows.Count >= LeaveThreshold * fcfs)
@@ -115,13 +127,14 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         if (top is not null && topCount >= EnterThreshold * fcfs)
         {
             SwitchTo(LoraExecutionMode.Merged, top);
+            _mergedProfile = candidates[groups[top][0]].Profile;
             return new LoraBatchPlan(LoraExecutionMode.Merged, top, First(groups[top], maxBatch));
         }
-        if (Mode == LoraExecutionMode.Unmerged && top != _previousTop) _virtualSwitches++;
+        // A virtual switch: merged mode would have had to switch to the new top adapter here.
+        if (Mode == LoraExecutionMode.Unmerged && top is not null && top != _previousTop)
+            _virtualSwitchSeconds += Costs.SwitchSeconds(candidates[groups[top][0]].Profile);
         _previousTop = top;
         SwitchTo(LoraExecutionMode.Unmerged, null);
-        var f = new int[fcfs];
-        for (int i = 0; i < fcfs; i++) f[i] = i;
         return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, f);
     }
 
@@ -156,7 +169,7 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
     /// </summary>
     private void TransferCredit(IReadOnlyList<LoraCandidate> candidates, int fcfs, LoraBatchPlan plan)
     {
-        double stepMs = 1000 * (plan.Mode == LoraExecutionMode.Merged ? Costs.MergedStepSeconds : Costs.UnmergedStepSeconds(DistinctAdapters(candidates, plan.Selected)));
+        double stepMs = 1000 * Costs.StepSeconds(plan.Mode, candidates, plan.Selected);
         var scheduled = new HashSet<int>(plan.Selected);
         var jumpers = new Queue<int>();
         foreach (int i in plan.Selected) if (i >= fcfs) jumpers.Enqueue(i);
@@ -185,19 +198,23 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         _iterations = 1;
     }
 
-    /// <summary>dLoRA §4.2 / artifact `_adjust_merge_threshold`, over the period that just ended.</summary>
+    /// <summary>
+    /// dLoRA §4.2 / artifact `_adjust_merge_threshold`, over the period that just ended: the
+    /// requests each mode would have served per second, from the cost model's estimate of every
+    /// iteration in both modes. A merged period pays the merge it began with; an unmerged period
+    /// pays the unmerge it began with, and merged mode is charged the switches it would have made
+    /// whenever the most-queued adapter changed (virtual switches).
+    /// </summary>
     private void Retune()
     {
-        if (_iterations > 0)
+        if (_iterations > 0 && _mergedSeconds > 0 && _unmergedSeconds > 0)
         {
-            double switchCost = Costs.SwitchSeconds;
-            double tMerged = Costs.MergedStepSeconds * _iterations;
-            double tUnmerged = Costs.UnmergedStepSeconds(4) * _iterations;
-            if (Mode == LoraExecutionMode.Merged) tMerged += switchCost;
+            double tMerged = _mergedSeconds, tUnmerged = _unmergedSeconds;
+            if (Mode == LoraExecutionMode.Merged) tMerged += Costs.SwitchSeconds(_mergedProfile);
             else
             {
-                tUnmerged += switchCost;
-                tMerged += switchCost * _virtualSwitches;
+                tUnmerged += Costs.SwitchSeconds(_mergedProfile);
+                tMerged += _virtualSwitchSeconds;
             }
             double xMerged = _mergedServed / tMerged, xUnmerged = _unmergedServed / tUnmerged;
             double add = _options.AdditiveStep, mul = _options.MultiplicativeStep;
@@ -213,7 +230,7 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             }
         }
         _mergedServed = _unmergedServed = 0;
-        _virtualSwitches = 0;
+        _mergedSeconds = _unmergedSeconds = _virtualSwitchSeconds = 0;
     }
 
     private static Dictionary<string, List<int>> Group(IReadOnlyList<LoraCandidate> candidates)
@@ -226,13 +243,6 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             list.Add(i);
         }
         return groups;
-    }
-
-    private static int DistinctAdapters(IReadOnlyList<LoraCandidate> candidates, IReadOnlyList<int> selected)
-    {
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        foreach (int i in selected) if (candidates[i].Adapter is { } a) set.Add(a);
-        return set.Count;
     }
 
     private static int[] First(List<int> rows, int n) => rows.Count <= n ? [.. rows] : rows.GetRange(0, n).ToArray();

@@ -12,6 +12,9 @@ public interface ILoraBatchingPolicy
     /// <summary>The plan for this step; <paramref name="maxBatch"/> bounds how many candidates may run.</summary>
     LoraBatchPlan Plan(IReadOnlyList<LoraCandidate> candidates, int maxBatch);
 
-    /// <summary>The measured time of the step that ran <paramref name="plan"/> (refines the cost model).</summary>
-    void OnStepCompleted(LoraBatchPlan plan, int distinctAdapters, double seconds);
+    /// <summary>The measured time of the forward step that ran <paramref name="plan"/> over <paramref name="candidates"/> (refines the cost model).</summary>
+    void OnStepCompleted(IReadOnlyList<LoraCandidate> candidates, LoraBatchPlan plan, double seconds);
+
+    /// <summary>A merge or an unmerge of an adapter with <paramref name="profile"/> took <paramref name="seconds"/>.</summary>
+    void OnSwitchCompleted(AdapterProfile profile, double seconds);
 }

@@ -10,8 +10,12 @@ public enum LoraExecutionMode
     Merged,
 }
 
-/// <summary>One candidate for the step, in FCFS order; Adapter null = the plain base model.</summary>
-public readonly record struct LoraCandidate(string? Adapter);
+/// <summary>
+/// One candidate for the step, in FCFS order: its adapter's key (null = the plain base model), the
+/// tokens it would run this step (1 when decoding, a chunk when prefilling) and its adapter's cost
+/// profile (default when unknown — the cost model then counts only the per-adapter term).
+/// </summary>
+public readonly record struct LoraCandidate(string? Adapter, int Tokens = 1, AdapterProfile Profile = default);
 
 /// <summary>
 /// A LoRA policy's decision for one step: the mode, the merged adapter (Merged only), and which

@@ -22,5 +22,7 @@ public sealed class MergedOnlyPolicy : ILoraBatchingPolicy
             : new LoraBatchPlan(LoraExecutionMode.Merged, adapter, selected);
     }
 
-    public void OnStepCompleted(LoraBatchPlan plan, int distinctAdapters, double seconds) { }
+    public void OnStepCompleted(IReadOnlyList<LoraCandidate> candidates, LoraBatchPlan plan, double seconds) { }
+
+    public void OnSwitchCompleted(AdapterProfile profile, double seconds) { }
 }

@@ -15,5 +15,7 @@ public sealed class UnmergedOnlyPolicy : ILoraBatchingPolicy
         return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, selected);
     }
 
-    public void OnStepCompleted(LoraBatchPlan plan, int distinctAdapters, double seconds) { }
+    public void OnStepCompleted(IReadOnlyList<LoraCandidate> candidates, LoraBatchPlan plan, double seconds) { }
+
+    public void OnSwitchCompleted(AdapterProfile profile, double seconds) { }
 }

@@ -1,4 +1,5 @@
 using LoraServe.Engine.Kv;
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Requests;
 using LoraServe.Lora.Adapters;
 
@@ -14,7 +15,13 @@ namespace LoraServe.Engine.Scheduling;
 /// <item>If nothing was preempted, waiting requests are admitted in the fairness policy's order
 /// while there is room (sequence slots, tokens in the budget, KV blocks for the whole prompt above
 /// the watermark). The first request that does not fit ends admission (VTC Alg. 2).</item>
+/// <item>With a LoRA policy (DESIGN §5.2), the step built so far is F, the batch FCFS would run;
+/// the policy chooses which of F's chunks run and whether one adapter runs merged. The others
+/// keep their place and blocks in the running set and wait for a later step.</item>
 /// </list>
+/// Fairness decides who enters the running set; the LoRA policy only decides how (and in which
+/// step) the running set executes, so the policy's order of admission — VTC's counters — is
+/// untouched (docs/lora-batching.md).
 /// Submission validation guarantees any single request fits the empty pool, so the scheduler
 /// never produces an empty step while anything is waiting or running (work conservation, §5.1).
 /// Not thread-safe: the engine thread drives it; tests drive it without a model.
@@ -24,14 +31,23 @@ public sealed class Scheduler
     private readonly List<Sequence> _running = [];
     private readonly Dictionary<LoraAdapter, int> _runningAdapters = new(ReferenceEqualityComparer.Instance);
     private readonly SchedulerStep _step = new();
+    private readonly List<ScheduledChunk> _unfiltered = [];
+    private readonly AdapterKeys _adapterKeys = new();
 
-    public Scheduler(SchedulerOptions options, KvBlockManager blocks, IFairnessPolicy policy)
+    public Scheduler(SchedulerOptions options, KvBlockManager blocks, IFairnessPolicy policy, ILoraBatchingPolicy? loraPolicy = null)
     {
         options.Validate();
         Options = options;
         Blocks = blocks;
         Policy = policy;
+        LoraPolicy = loraPolicy;
     }
+
+    /// <summary>How the running set executes (merged/unmerged); null = every chunk runs unmerged.</summary>
+    public ILoraBatchingPolicy? LoraPolicy { get; }
+
+    /// <summary>Keys and cost profiles of the adapters the LoRA policy has seen.</summary>
+    public AdapterKeys AdapterKeys => _adapterKeys;
 
     public SchedulerOptions Options { get; }
     public KvBlockManager Blocks { get; }
@@ -107,7 +123,35 @@ public sealed class Scheduler
                 budget -= n;
             }
         }
+        if (LoraPolicy is not null && !_step.IsEmpty) ApplyLoraPlan(LoraPolicy);
         return _step;
+    }
+
+    // F = the chunks built above; the step keeps the plan's selection of them, in F's order.
+    private void ApplyLoraPlan(ILoraBatchingPolicy lora)
+    {
+        var chunks = _step.Chunks;
+        var candidates = _step.Candidates;
+        foreach (var c in chunks) candidates.Add(_adapterKeys.Candidate(c.Sequence.Adapter, c.Count));
+        var plan = lora.Plan(candidates, candidates.Count);
+        if (plan.Selected.Count == 0) throw new InvalidOperationException($"LoRA policy '{lora.Name}' selected nothing from {candidates.Count} candidates");
+        _unfiltered.Clear();
+        _unfiltered.AddRange(chunks);
+        chunks.Clear();
+        _step.TokenCount = 0;
+        int previous = -1;
+        foreach (int i in plan.Selected)
+        {
+            if (i <= previous || i >= _unfiltered.Count) throw new InvalidOperationException($"LoRA policy '{lora.Name}' selected candidate {i} out of order or range");
+            previous = i;
+            var c = _unfiltered[i];
+            if (plan.Mode == LoraExecutionMode.Merged && candidates[i].Adapter != plan.MergedAdapter)
+                throw new InvalidOperationException($"LoRA policy '{lora.Name}' merged '{plan.MergedAdapter}' but selected a request of '{candidates[i].Adapter ?? "the base model"}'");
+            chunks.Add(c);
+            _step.TokenCount += c.Count;
+        }
+        _step.LoraPlan = plan;
+        _step.MergedAdapter = plan.Mode == LoraExecutionMode.Merged ? chunks[0].Sequence.Adapter : null;
     }
 
     /// <summary>

@@ -53,7 +53,14 @@ public static class BenchMetrics
             ServiceDifferenceMax = diffMax, ServiceDifferenceAvg = diffAvg, ServiceDifferenceVar = diffVar,
             Preemptions = run.Final.Preemptions, Steps = run.Final.Steps,
             TokensPerStep = run.Final.Steps == 0 ? 0 : (double)run.Final.ScheduledTokens / run.Final.Steps,
+            LoraPolicy = run.Final.LoraPolicy, MergedSteps = run.Final.MergedSteps, LoraMerges = run.Final.LoraMerges,
             Tenants = tenantSummaries,
+            Adapters = [.. run.Requests.GroupBy(r => r.Adapter ?? "").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => new AdapterSummary
+                {
+                    Adapter = g.Key, Requests = g.Count(), Finished = g.Count(IsFinished), GeneratedTokens = g.Sum(r => (long)r.OutputTokens),
+                    Ttft = Stats(g.Select(Ttft)), Tpot = Stats(g.Select(Tpot)),
+                })],
         };
     }
 

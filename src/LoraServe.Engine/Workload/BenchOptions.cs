@@ -9,6 +9,9 @@ public sealed record BenchOptions
     /// <summary>Policies run one after another on the same trace.</summary>
     public IReadOnlyList<string> Policies { get; init; } = ["fcfs", "vtc"];
 
+    /// <summary>LoRA batching policies (--lora-policy names); every fairness policy runs under each.</summary>
+    public IReadOnlyList<string> LoraPolicies { get; init; } = [LoraBatching.LoraBatchingPolicies.Unmerged];
+
     public int NumKvBlocks { get; init; } = 256;
     public int BlockSize { get; init; } = 16;
     public int MaxNumSeqs { get; init; } = 16;

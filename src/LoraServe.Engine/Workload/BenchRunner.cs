@@ -58,11 +58,12 @@ public static class BenchRunner
         await foreach (var _ in h.Tokens.ReadAllAsync().ConfigureAwait(false)) { }
     }
 
-    public static BenchRun Run(LlamaModel model, AdapterRegistry? adapters, WorkloadSpec spec, IReadOnlyList<TraceRequest> trace, string policy, BenchOptions options, TextWriter progress)
+    /// <summary>Runs the trace under fairness <paramref name="policy"/> and LoRA policy <paramref name="loraPolicy"/>; the dlora cost model is calibrated before the clock starts.</summary>
+    public static BenchRun Run(LlamaModel model, AdapterRegistry? adapters, WorkloadSpec spec, IReadOnlyList<TraceRequest> trace, string policy, string loraPolicy, BenchOptions options, TextWriter progress)
     {
         var engineOptions = new EngineOptions
         {
-            NumKvBlocks = options.NumKvBlocks, BlockSize = options.BlockSize, Policy = policy,
+            NumKvBlocks = options.NumKvBlocks, BlockSize = options.BlockSize, Policy = policy, LoraPolicy = loraPolicy,
             Scheduler = new SchedulerOptions { MaxNumSeqs = options.MaxNumSeqs, MaxNumBatchedTokens = options.MaxNumBatchedTokens, MaxLoras = options.MaxLoras },
             Fairness = new FairnessOptions
             {
@@ -113,7 +114,7 @@ public static class BenchRunner
             }
             if (now >= nextProgress)
             {
-                progress.WriteLine($"[{policy}] t={now,6:F1}/{spec.Duration:F0}s submitted {submitted} finished {stats.FinishedRequests} waiting {stats.Waiting} running {stats.Running} kv {stats.KvUsage:P0} generated {stats.GeneratedTokens} preemptions {stats.Preemptions}");
+                progress.WriteLine($"[{policy}/{loraPolicy}] t={now,6:F1}/{spec.Duration:F0}s submitted {submitted} finished {stats.FinishedRequests} waiting {stats.Waiting} running {stats.Running} kv {stats.KvUsage:P0} generated {stats.GeneratedTokens} preemptions {stats.Preemptions} merged steps {stats.MergedSteps} merges {stats.LoraMerges}");
                 nextProgress += 1;
             }
             bool arrivalsDone = next == trace.Count && now >= spec.Duration;

@@ -45,11 +45,14 @@ public static class BenchSession
         // A policy listed twice (fcfs,vtc,fcfs,vtc) runs twice, labelled fcfs-1, fcfs-2: alternating runs
         // expose drift in machine speed when comparing throughput on a shared machine.
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var policy in options.Policies)
+        // With several LoRA policies the label names the LoRA policy (and the fairness policy too when there are several).
+        var pairs = options.Policies.SelectMany(f => options.LoraPolicies.Select(l => (Fairness: f, Lora: l,
+            Name: options.LoraPolicies.Count == 1 ? f : options.Policies.Distinct().Count() == 1 ? l : $"{f}+{l}"))).ToList();
+        foreach (var (policy, lora, name) in pairs)
         {
-            int n = seen[policy] = seen.GetValueOrDefault(policy) + 1;
-            string label = options.Policies.Count(p => p == policy) > 1 ? $"{policy}-{n}" : policy;
-            var run = BenchRunner.Run(model, registry, spec, trace, policy, options, progress) with { Policy = label };
+            int n = seen[name] = seen.GetValueOrDefault(name) + 1;
+            string label = pairs.Count(p => p.Name == name) > 1 ? $"{name}-{n}" : name;
+            var run = BenchRunner.Run(model, registry, spec, trace, policy, lora, options, progress) with { Policy = label };
             runs.Add(run);
             var summary = BenchMetrics.Summarize(run, spec, options);
             summaries.Add(summary);

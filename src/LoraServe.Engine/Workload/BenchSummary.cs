@@ -22,6 +22,19 @@ public sealed record TenantSummary
     public double SloAttainment { get; init; }
 }
 
+/// <summary>The requests of one adapter ("" = the base model) in a run: how they were served.</summary>
+public sealed record AdapterSummary
+{
+    public required string Adapter { get; init; }
+    public int Requests { get; init; }
+    public int Finished { get; init; }
+    public long GeneratedTokens { get; init; }
+    public required Percentiles Ttft { get; init; }
+
+    /// <summary>Per-output-token latency of the adapter's finished requests.</summary>
+    public required Percentiles Tpot { get; init; }
+}
+
 /// <summary>The JSON report of one policy's run (bench writes one per policy plus a combined file).</summary>
 public sealed record BenchSummary
 {
@@ -62,5 +75,14 @@ public sealed record BenchSummary
     public long Steps { get; init; }
 
     public double TokensPerStep { get; init; }
+
+    /// <summary>--lora-policy of the run, steps it ran merged, and merges it performed.</summary>
+    public string LoraPolicy { get; init; } = "unmerged";
+
+    public long MergedSteps { get; init; }
+    public long LoraMerges { get; init; }
     public required IReadOnlyList<TenantSummary> Tenants { get; init; }
+
+    /// <summary>By adapter, most requested first.</summary>
+    public IReadOnlyList<AdapterSummary> Adapters { get; init; } = [];
 }

@@ -31,6 +31,8 @@ internal static class MetricsExporter
         Counter(w, "vllm:generation_tokens_total", "Tokens generated.", stats.GeneratedTokens, model);
         Counter(w, "vllm:num_preemptions_total", "Sequences preempted (recomputed) for lack of KV blocks.", stats.Preemptions, model);
         Counter(w, "loraserve:engine_steps_total", "Engine iterations run.", stats.Steps, model);
+        Counter(w, "loraserve:lora_merged_steps_total", "Engine iterations run with an adapter merged into the weights (--lora-policy merged or dlora).", stats.MergedSteps, model);
+        Counter(w, "loraserve:lora_merges_total", "Adapter merges into the base weights (each undone by one unmerge).", stats.LoraMerges, model);
 
         w.Family("vllm:request_success_total", "counter", "Finished requests by finish reason (stop, length, abort, error).");
         foreach (var (reason, n) in m.FinishedByReason.OrderBy(p => p.Key, StringComparer.Ordinal)) w.Sample("vllm:request_success_total", n, model, ("finished_reason", reason));

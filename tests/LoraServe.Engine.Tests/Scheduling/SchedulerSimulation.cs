@@ -1,6 +1,8 @@
 using LoraServe.Engine.Kv;
+using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Requests;
 using LoraServe.Engine.Scheduling;
+using LoraServe.Lora.Adapters;
 
 namespace LoraServe.Engine.Tests.Scheduling;
 
@@ -15,11 +17,11 @@ internal sealed class SchedulerSimulation
 {
     private long _nextId;
 
-    public SchedulerSimulation(string policy, SchedulerOptions options, int blocks, int blockSize, double watermark = 0, FairnessOptions? fairness = null)
+    public SchedulerSimulation(string policy, SchedulerOptions options, int blocks, int blockSize, double watermark = 0, FairnessOptions? fairness = null, ILoraBatchingPolicy? lora = null)
     {
         Fairness = fairness ?? new FairnessOptions();
         Blocks = new KvBlockManager(blocks, blockSize, watermark);
-        Scheduler = new Scheduler(options, Blocks, FairnessPolicies.Create(policy, Fairness));
+        Scheduler = new Scheduler(options, Blocks, FairnessPolicies.Create(policy, Fairness), lora);
     }
 
     public FairnessOptions Fairness { get; }
@@ -30,12 +32,15 @@ internal sealed class SchedulerSimulation
     public Dictionary<string, double> Service { get; } = new(StringComparer.Ordinal);
     public int Steps { get; private set; }
     public int EmptyStepsWithWork { get; private set; }
+
+    /// <summary>Steps the LoRA policy ran merged.</summary>
+    public int MergedSteps { get; private set; }
     public double Now { get; set; }
 
-    public Sequence Arrive(string tenant, int prompt, int output)
+    public Sequence Arrive(string tenant, int prompt, int output, LoraAdapter? adapter = null)
     {
-        var request = new Request { Tenant = tenant, PromptTokens = Enumerable.Repeat(1, prompt).ToArray(), Options = new RequestOptions { MaxTokens = output, IgnoreEos = true } };
-        var seq = new Sequence(++_nextId, request, output, Now);
+        var request = new Request { Tenant = tenant, PromptTokens = Enumerable.Repeat(1, prompt).ToArray(), Adapter = adapter?.Name, Options = new RequestOptions { MaxTokens = output, IgnoreEos = true } };
+        var seq = new Sequence(++_nextId, request, output, Now) { Adapter = adapter };
         All.Add(seq);
         Service.TryAdd(tenant, 0);
         if (!Scheduler.Add(seq, Now)) Scheduler.Finish(seq, FinishReason.Rejected);
@@ -49,6 +54,7 @@ internal sealed class SchedulerSimulation
         var step = Scheduler.Schedule();
         Steps++;
         if (hadWork && step.IsEmpty) EmptyStepsWithWork++;
+        if (step.MergedAdapter is not null) MergedSteps++;
         foreach (var c in step.Scheduled)
             if (c.Start == 0 && c.Sequence.Preemptions == 0 && c.Sequence.OutputCount == 0)
                 Service[c.Sequence.Tenant] += Fairness.InputWeight * c.Sequence.PromptLength;

@@ -20,7 +20,7 @@ public class MergeTests
         var model = new LlamaModel(m.Weights);
         var (adapter, _) = RandomAdapters.Create(config, "a", 8, LinearKinds.All, 16, false, seed: 3);
         var unmerged = UnmergedLoraTests.RunAlone(model, Prompt, adapter);
-        var merger = new AdapterMerger(m.Weights);
+        using var merger = new AdapterMerger(m.Weights);
         merger.Merge(adapter);
         var merged = UnmergedLoraTests.RunAlone(model, Prompt, null);
         merger.Unmerge();
@@ -42,15 +42,26 @@ public class MergeTests
         var matrices = LinearKinds.All.Select(k => AdapterMerger.Target(m.Weights.Layers[0], k)).ToArray();
         byte[][] Snapshot() => matrices.Select(w => new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray()).ToArray();
         var before = Snapshot();
-        var merger = new AdapterMerger(m.Weights);
+        using var merger = new AdapterMerger(m.Weights);
         for (int i = 0; i < 1000; i++)
         {
             merger.Merge(i % 2 == 0 ? a1 : a2);
-            if (i == 0) Assert.NotEqual(before[0], Snapshot()[0]);
+            if (i == 0)
+            {
+                // The layer now computes with W + s·B·A; the base bytes themselves are never written.
+                var q = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Q);
+                Assert.NotSame(matrices[0], q);
+                Assert.NotEqual(before[0], new Span<byte>((void*)q.Data, (int)q.ByteCount).ToArray());
+                Assert.Equal(before[0], Snapshot()[0]);
+            }
             merger.Unmerge();
         }
         var after = Snapshot();
-        for (int j = 0; j < matrices.Length; j++) Assert.Equal(before[j], after[j]);
+        for (int j = 0; j < matrices.Length; j++)
+        {
+            Assert.Same(matrices[j], AdapterMerger.Target(m.Weights.Layers[0], LinearKinds.All[j]));
+            Assert.Equal(before[j], after[j]);
+        }
     }
 
     [Fact]
@@ -59,7 +70,7 @@ public class MergeTests
         var config = InMemoryModel.TinyConfig(layers: 1);
         using var m = new InMemoryModel(config, seed: 23);
         var (a1, _) = RandomAdapters.Create(config, "first", 2, [LinearKind.Q], 4, false, seed: 1);
-        var merger = new AdapterMerger(m.Weights);
+        using var merger = new AdapterMerger(m.Weights);
         merger.Merge(a1);
         var e = Assert.Throws<InvalidOperationException>(() => merger.Merge(a1));
         Assert.Contains("'first' is merged", e.Message);
@@ -76,8 +87,10 @@ public class MergeTests
         var w = m.Weights.Layers[0].Gate;
         var before = new ushort[w.Rows * w.Cols];
         new Span<ushort>((void*)w.Data, before.Length).CopyTo(before);
-        new AdapterMerger(m.Weights).Merge(adapter);
-        var after = new Span<ushort>((void*)w.Data, before.Length);
+        using var merger = new AdapterMerger(m.Weights);
+        merger.Merge(adapter);
+        var merged = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Gate);
+        var after = new Span<ushort>((void*)merged.Data, before.Length);
         int exact = 0;
         for (int o = 0; o < w.Rows; o++)
             for (int i = 0; i < w.Cols; i++)

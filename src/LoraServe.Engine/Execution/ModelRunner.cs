@@ -34,7 +34,6 @@ public sealed class ModelRunner : IDisposable
     private float[] _logits = [];
     private SampledToken[] _results = [];
     private readonly AdapterMerger _merger;
-    private double _mergeSeconds;
 
     public ModelRunner(LlamaModel model, PagedKvCache cache)
     {
@@ -51,10 +50,10 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Seconds the last step's forward took (merge/unmerge and sampling not included).</summary>
     public double LastForwardSeconds { get; private set; }
 
-    /// <summary>Merges performed so far.</summary>
+    /// <summary>Merges performed so far (including re-merges that only swapped the kept matrices back in).</summary>
     public long Merges { get; private set; }
 
-    /// <summary>Called after each unmerge with the adapter and the seconds its merge plus unmerge took.</summary>
+    /// <summary>Called after each merge that computed W + s·B·A, with the adapter and the seconds it took (unmerging is free).</summary>
     public Action<LoraAdapter, double>? SwitchCompleted { get; set; }
 
     /// <summary>
@@ -129,18 +128,13 @@ public sealed class ModelRunner : IDisposable
     private void SwitchTo(LoraAdapter? adapter)
     {
         if (ReferenceEquals(_merger.Merged, adapter)) return;
-        if (_merger.Merged is { } old)
-        {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            _merger.Unmerge();
-            SwitchCompleted?.Invoke(old, _mergeSeconds + System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
+        if (_merger.Merged is not null) _merger.Unmerge();
         if (adapter is not null)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             _merger.Merge(adapter);
-            _mergeSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             Merges++;
+            if (_merger.LastMergeComputed) SwitchCompleted?.Invoke(adapter, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
     }
 

@@ -11,9 +11,14 @@ namespace LoraServe.Engine.LoraBatching;
 /// ≥ θ_R·|F|; else run F unmerged.</item>
 /// <item>Credit moves from every request that jumped ahead of F to the request it displaced, in
 /// milliseconds of the step (see <see cref="CreditPolicyOptions"/>); merged steps that run fewer
-/// requests than F charge the merged adapter for each displaced one. Credit is conserved.</item>
+/// requests than F charge the merged adapter for each displaced one. A starving adapter's request
+/// that runs in its place in F during a guarded step repays one step to the most indebted adapter
+/// (the one that jumped most): in the engine every candidate is in F, so without this nobody would
+/// ever jump a starving adapter's requests forward and its credit would never come down. Credit is
+/// conserved.</item>
 /// <item>At every mode switch, θ_R/θ_L are retuned from the throughput each mode would have had
-/// over the period just ended (counting the switches merged mode would have needed):
+/// over the period just ended (counting the switches merged mode would have needed; merging the
+/// adapter merged last is free, the runner keeps its matrices):
 /// additively when the chosen mode won, multiplicatively when it lost.</item>
 /// </list>
 /// Base-model rows (no adapter) can never be merged; they count as adapter "" for credit.
@@ -31,8 +36,8 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
     private int _iterations;
     private double _mergedServed, _unmergedServed;
     private double _mergedSeconds, _unmergedSeconds, _virtualSwitchSeconds;
-    private AdapterProfile _mergedProfile;
-    private string? _previousTop;
+    private double _periodMergeSeconds;
+    private string? _previousTop, _lastMerged;
 
     public CreditLoraPolicy(LoraCostModel costs, CreditPolicyOptions? options = null)
     {
@@ -86,6 +91,7 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             guarded.Sort();
             SwitchTo(LoraExecutionMode.Unmerged, null);
             plan = new LoraBatchPlan(LoraExecutionMode.Unmerged, null, guarded);
+            Repay(candidates, fcfs, plan);
         }
         TransferCredit(candidates, fcfs, plan);
         return plan;
@@ -126,16 +132,40 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         }
         if (top is not null && topCount >= EnterThreshold * fcfs)
         {
+            double merge = MergeSeconds(top, candidates[groups[top][0]].Profile);
             SwitchTo(LoraExecutionMode.Merged, top);
-            _mergedProfile = candidates[groups[top][0]].Profile;
+            _periodMergeSeconds = merge;
+            _lastMerged = top;
             return new LoraBatchPlan(LoraExecutionMode.Merged, top, First(groups[top], maxBatch));
         }
         // A virtual switch: merged mode would have had to switch to the new top adapter here.
         if (Mode == LoraExecutionMode.Unmerged && top is not null && top != _previousTop)
-            _virtualSwitchSeconds += Costs.SwitchSeconds(candidates[groups[top][0]].Profile);
+            _virtualSwitchSeconds += MergeSeconds(top, candidates[groups[top][0]].Profile);
         _previousTop = top;
         SwitchTo(LoraExecutionMode.Unmerged, null);
         return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, f);
+    }
+
+    /// <summary>Merging the adapter merged last costs nothing: the runner kept its matrices.</summary>
+    private double MergeSeconds(string adapter, AdapterProfile profile) => adapter == _lastMerged ? 0 : Costs.SwitchSeconds(profile);
+
+    /// <summary>Each starving adapter's request that runs within F repays one step to the adapter with the lowest credit.</summary>
+    private void Repay(IReadOnlyList<LoraCandidate> candidates, int fcfs, LoraBatchPlan plan)
+    {
+        double stepMs = 1000 * Costs.StepSeconds(plan.Mode, candidates, plan.Selected);
+        foreach (int i in plan.Selected)
+        {
+            if (i >= fcfs) continue; // a jumper: TransferCredit charges it
+            string payer = Key(candidates[i].Adapter);
+            if (!_starving.Contains(payer) || CreditOf(payer) <= 0) continue;
+            string? debtor = null;
+            foreach (var (adapter, c) in _credit)
+                if (c < 0 && (debtor is null || c < _credit[debtor])) debtor = adapter;
+            if (debtor is null) return;
+            double amount = Math.Min(stepMs, Math.Min(CreditOf(payer), -CreditOf(debtor)));
+            _credit[payer] = CreditOf(payer) - amount;
+            _credit[debtor] = CreditOf(debtor) + amount;
+        }
     }
 
     private List<int> StarvationGuard(Dictionary<string, List<int>> groups, int maxBatch)
@@ -201,21 +231,19 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
     /// <summary>
     /// dLoRA §4.2 / artifact `_adjust_merge_threshold`, over the period that just ended: the
     /// requests each mode would have served per second, from the cost model's estimate of every
-    /// iteration in both modes. A merged period pays the merge it began with; an unmerged period
-    /// pays the unmerge it began with, and merged mode is charged the switches it would have made
-    /// whenever the most-queued adapter changed (virtual switches).
+    /// iteration in both modes. A merged period pays the merge it began with (nothing when it
+    /// re-merged the adapter merged last); in an unmerged period, merged mode is charged the merges
+    /// it would have made whenever the most-queued adapter changed (virtual switches). Unmerging
+    /// costs nothing: the runner swaps the base matrices back.
     /// </summary>
     private void Retune()
     {
         if (_iterations > 0 && _mergedSeconds > 0 && _unmergedSeconds > 0)
         {
             double tMerged = _mergedSeconds, tUnmerged = _unmergedSeconds;
-            if (Mode == LoraExecutionMode.Merged) tMerged += Costs.SwitchSeconds(_mergedProfile);
-            else
-            {
-                tUnmerged += Costs.SwitchSeconds(_mergedProfile);
-                tMerged += _virtualSwitchSeconds;
-            }
+            // A merged period paid the merge it began with; unmerging is free.
+            if (Mode == LoraExecutionMode.Merged) tMerged += _periodMergeSeconds;
+            else tMerged += _virtualSwitchSeconds;
             double xMerged = _mergedServed / tMerged, xUnmerged = _unmergedServed / tUnmerged;
             double add = _options.AdditiveStep, mul = _options.MultiplicativeStep;
             if (Mode == LoraExecutionMode.Merged)

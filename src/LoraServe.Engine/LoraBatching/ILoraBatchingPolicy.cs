@@ -15,6 +15,6 @@ public interface ILoraBatchingPolicy
     /// <summary>The measured time of the forward step that ran <paramref name="plan"/> over <paramref name="candidates"/> (refines the cost model).</summary>
     void OnStepCompleted(IReadOnlyList<LoraCandidate> candidates, LoraBatchPlan plan, double seconds);
 
-    /// <summary>A merge or an unmerge of an adapter with <paramref name="profile"/> took <paramref name="seconds"/>.</summary>
+    /// <summary>A merge of an adapter with <paramref name="profile"/> that computed its matrices took <paramref name="seconds"/>.</summary>
     void OnSwitchCompleted(AdapterProfile profile, double seconds);
 }

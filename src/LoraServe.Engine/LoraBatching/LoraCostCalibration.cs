@@ -14,12 +14,12 @@ namespace LoraServe.Engine.LoraBatching;
 /// <item>base steps at batch 1 and batch B — two points of base(t);</item>
 /// <item>unmerged steps at batch B with one random rank-r adapter on every row, and with n adapters
 /// sharing the rows — the per-row and per-adapter byte terms (two equations, two unknowns);</item>
-/// <item>merge + unmerge of a rank-1 and a rank-r adapter on q/v — the per-element and per-MAC
-/// switch terms.</item>
+/// <item>merges of a rank-1 and a rank-r adapter on q/v (alternating, so each one computes) — the
+/// per-element and per-MAC switch terms.</item>
 /// </list>
 /// Each time is the median of a few reps after a warm-up (JIT, first-touch of the pristine copies).
 /// On the SmolLM2-135M shape this takes about a second; every real step refines it afterwards.
-/// The weights are bitwise what they were when it returns (unmerge restores the pristine bytes).
+/// The weights are what they were when it returns (merges never write the base matrices).
 /// </summary>
 public static class LoraCostCalibration
 {
@@ -143,7 +143,7 @@ public static class LoraCostCalibration
             merger.Unmerge();
             return Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
-        Switch(rankR); // warm-up: JIT and the merger's pristine copies
+        Switch(rankR); // warm-up: JIT and the merger's buffers
         double t1 = double.MaxValue, tr = double.MaxValue;
         for (int r = 0; r < Math.Max(2, s.Reps - 1); r++)
         {

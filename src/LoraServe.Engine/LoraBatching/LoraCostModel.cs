@@ -13,8 +13,9 @@ namespace LoraServe.Engine.LoraBatching;
 /// adapters; reading each adapter's A and B once (c_b) and multiplying each token row through its
 /// adapter (c_r, ∝ rank·(in+out)); c_a is a fixed per-segment cost. s starts at 1 and tracks the
 /// observed/predicted ratio of the LoRA part.</item>
-/// <item>Switch (one merge plus one unmerge) = s_w·(w_0 + w_e·elements + w_m·Σ out·in·r): rewriting every
-/// targeted element and forming ΔW = B·A.</item>
+/// <item>Switch (a merge that computes W + s·B·A) = s_w·(w_0 + w_e·elements + w_m·Σ out·in·r): writing
+/// every targeted element and forming ΔW = B·A. Unmerging swaps the base matrices back and costs
+/// nothing; re-merging the adapter merged last costs nothing either (the policy knows which).</item>
 /// </list>
 /// </summary>
 public sealed class LoraCostModel
@@ -29,12 +30,12 @@ public sealed class LoraCostModel
     /// <summary>The LoRA part of an unmerged step, seconds per distinct adapter, per distinct adapter byte, per token-row byte.</summary>
     public readonly record struct LoraTerms(double PerAdapter, double PerAdapterByte, double PerRowByte);
 
-    /// <summary>One merge plus one unmerge: fixed seconds, per targeted weight element, per multiply-add of ΔW = B·A.</summary>
+    /// <summary>One merge: fixed seconds, per targeted weight element, per multiply-add of ΔW = B·A.</summary>
     public readonly record struct SwitchTerms(double Fixed, double PerElement, double PerMac);
 
     /// <param name="baseSteps">measured (tokens, seconds) of steps without LoRA work; at least one</param>
     /// <param name="lora">the LoRA part of an unmerged step</param>
-    /// <param name="switchCost">one merge plus one unmerge</param>
+    /// <param name="switchCost">one merge that computes W + s·B·A</param>
     /// <param name="referenceRatio">ρ = merged ÷ unmerged step for a typical batch (θ_L's starting point)</param>
     public LoraCostModel(IReadOnlyList<(int Tokens, double Seconds)> baseSteps, LoraTerms lora, SwitchTerms switchCost, double referenceRatio)
     {
@@ -97,7 +98,7 @@ public sealed class LoraCostModel
         return mode == LoraExecutionMode.Merged ? t : t + _loraScale * LoraPart(candidates, selected);
     }
 
-    /// <summary>Estimated seconds of one merge plus one unmerge of an adapter with <paramref name="profile"/>.</summary>
+    /// <summary>Estimated seconds of a merge of an adapter with <paramref name="profile"/> that computes its matrices.</summary>
     public double SwitchSeconds(AdapterProfile profile) =>
         _switchScale * (_switch.Fixed + _switch.PerElement * profile.MergeElements + _switch.PerMac * profile.MergeMacs);
 
@@ -125,7 +126,7 @@ public sealed class LoraCostModel
         _loraScale += Smoothing * (implied - _loraScale);
     }
 
-    /// <summary>A merge plus unmerge of an adapter with <paramref name="profile"/> took <paramref name="seconds"/> in all.</summary>
+    /// <summary>A merge of an adapter with <paramref name="profile"/> took <paramref name="seconds"/>.</summary>
     public void ObserveSwitch(AdapterProfile profile, double seconds)
     {
         double predicted = _switch.Fixed + _switch.PerElement * profile.MergeElements + _switch.PerMac * profile.MergeMacs;

@@ -15,6 +15,9 @@ namespace LoraServe.Lora.Execution;
 /// unmerge is exact (bit for bit) and free, and no snapshot of the base is copied. Writing into
 /// the mapped base instead cost a copy-on-write page fault per 4 KiB plus a pristine copy on the
 /// first merge — 4.5 s for rank-8 all-linear on the 135M shape, against 0.2–0.3 s for a merge now.
+/// The buffers keep the last merged adapter's matrices after an unmerge, so merging that same
+/// adapter again (hot adapter → a few unmerged steps → hot again, dLoRA's common case) only swaps
+/// them back in: no arithmetic, no memory traffic.
 /// The caller must not run a forward step concurrently with Merge or Unmerge.
 /// </summary>
 public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
@@ -30,8 +33,14 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
     private readonly Dictionary<(int Layer, LinearKind Kind), WeightMatrix> _spares = [];
     private readonly List<(int Layer, LinearKind Kind, WeightMatrix Base)> _replaced = [];
 
+    // The adapter whose W + s·B·A every one of its targets' buffers holds (null: none, or overwritten).
+    private LoraAdapter? _resident;
+
     /// <summary>The adapter currently merged, or null.</summary>
     public LoraAdapter? Merged { get; private set; }
+
+    /// <summary>Whether the last <see cref="Merge"/> computed W + s·B·A (false: it reused the buffers of the same adapter).</summary>
+    public bool LastMergeComputed { get; private set; }
 
     /// <summary>Bytes of the buffers that hold merged matrices.</summary>
     public long SpareBytes => _arenas.Sum(a => a.Bytes);
@@ -48,6 +57,15 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
             if (w.Rows != m.OutFeatures || w.Cols != m.InFeatures)
                 throw new ArgumentException($"adapter '{adapter.Name}' layer {m.Layer} {m.Kind.ModuleName()} is ({m.OutFeatures}, {m.InFeatures}), the weight is ({w.Rows}, {w.Cols})");
         }
+        if (ReferenceEquals(adapter, _resident))
+        {
+            foreach (var m in adapter.Modules)
+                _replaced.Add((m.Layer, m.Kind, weights.Layers[m.Layer].Replace(m.Kind, _spares[(m.Layer, m.Kind)])));
+            Merged = adapter;
+            LastMergeComputed = false;
+            return;
+        }
+        _resident = null; // its buffers are about to be overwritten
         float[] delta = [], aT = [], sB = [];
         try
         {
@@ -76,7 +94,8 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
             Restore(); // out of memory half-way: put the base back where it was replaced
             throw;
         }
-        Merged = adapter;
+        Merged = _resident = adapter;
+        LastMergeComputed = true;
     }
 
     public void Unmerge()
@@ -99,7 +118,7 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
     {
         if (_disposed) return;
         Restore();
-        Merged = null;
+        Merged = _resident = null;
         _spares.Clear();
         foreach (var a in _arenas) a.Dispose();
         _arenas.Clear();

@@ -113,6 +113,56 @@ public class CreditLoraPolicyTests
     }
 
     [Fact]
+    public void In_the_engine_setting_a_starving_adapter_served_within_F_repays_its_credit_and_the_guard_lets_go()
+    {
+        // The engine passes exactly F (maxBatch = candidates), so nobody can jump: a starving adapter is
+        // served in place and repays the adapter that displaced it, one step per request.
+        var policy = new CreditLoraPolicy(MergingPays(), new CreditPolicyOptions { StarvationTriggerMs = 100, StarvationReleaseMs = 50, InitialEnterThreshold = 0.5 });
+        var f = Queue("cold", "hot", "hot", "hot", "hot", "hot", "hot", "hot");
+        int merged = 0;
+        while (!policy.Starving.Contains("cold"))
+        {
+            if (policy.Plan(f, f.Length).Mode == LoraExecutionMode.Merged) merged++;
+            Assert.True(merged < 100, "the guard never fired");
+        }
+        Assert.Equal(10, merged); // +10 ms per merged step displacing cold: the 100 ms trigger after 10
+        double before = policy.CreditOf("cold");
+        var guarded = policy.Plan(f, f.Length);
+        Assert.Equal(LoraExecutionMode.Unmerged, guarded.Mode);
+        Assert.Equal(Enumerable.Range(0, 8), guarded.Selected);
+        // Repaid one unmerged step: 10 ms + 2 distinct adapters × 7.5 ms = 25 ms, to hot (the debtor).
+        Assert.Equal(before - 25, policy.CreditOf("cold"), 9);
+        for (int guardedSteps = 1; ; guardedSteps++)
+        {
+            var p = policy.Plan(f, f.Length);
+            if (!policy.Starving.Contains("cold"))
+            {
+                Assert.Equal(LoraExecutionMode.Merged, p.Mode); // released below 50 ms: hot merges again
+                break;
+            }
+            Assert.Equal(LoraExecutionMode.Unmerged, p.Mode);
+            Assert.True(guardedSteps < 20, "the guard never let go");
+        }
+        Assert.True(policy.CreditOf("cold") < 50);
+        Assert.Equal(0, policy.Credits.Values.Sum(), 9);
+    }
+
+    [Fact]
+    public void Re_merging_the_adapter_merged_last_counts_no_switch_cost()
+    {
+        // A 1 s switch would make any short merged period lose; re-merging hot is free, so it wins.
+        var policy = new CreditLoraPolicy(new LoraCostModel(0.010, 0.040, 4, 1.0));
+        var hot = Queue("hot", "hot", "hot", "hot", "hot");
+        policy.Plan(hot, 4);                    // merge hot (pays 1 s)
+        policy.Plan(Queue("a", "b", "c", "d"), 4); // leave: the merged period lost to its 1 s merge → θ_R ×1.1
+        double enter = policy.EnterThreshold;
+        policy.Plan(hot, 4);                    // re-merge hot (5 ≥ θ_R·4 = 4.4): free
+        policy.Plan(hot, 4);
+        policy.Plan(Queue("a", "b", "c", "d"), 4); // leave: this merged period won → θ_R − 0.05
+        Assert.Equal(enter - 0.05, policy.EnterThreshold, 9);
+    }
+
+    [Fact]
     public void Thresholds_tune_additively_when_the_chosen_mode_won_and_multiplicatively_when_it_lost()
     {
         // Merged is 4× faster: a merged period that ends makes entering easier by exactly one additive step.

@@ -65,6 +65,36 @@ public class MergeTests
     }
 
     [Fact]
+    public unsafe void Re_merging_the_adapter_merged_last_reuses_its_matrices_and_another_adapter_in_between_forces_a_recompute()
+    {
+        var config = InMemoryModel.TinyConfig(layers: 1);
+        using var m = new InMemoryModel(config, seed: 24);
+        var (a1, _) = RandomAdapters.Create(config, "a1", 4, [LinearKind.Q, LinearKind.Down], 8, false, seed: 1);
+        var (a2, _) = RandomAdapters.Create(config, "a2", 2, [LinearKind.Q], 4, false, seed: 2);
+        byte[] Q() { var w = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Q); return new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray(); }
+        var baseQ = Q();
+        using var merger = new AdapterMerger(m.Weights);
+        merger.Merge(a1);
+        Assert.True(merger.LastMergeComputed);
+        var mergedA1 = Q();
+        merger.Unmerge();
+        Assert.Equal(baseQ, Q());
+        merger.Merge(a1);
+        Assert.False(merger.LastMergeComputed);
+        Assert.Equal(mergedA1, Q());
+        merger.Unmerge();
+        merger.Merge(a2);
+        Assert.True(merger.LastMergeComputed);
+        Assert.NotEqual(mergedA1, Q());
+        merger.Unmerge();
+        merger.Merge(a1);
+        Assert.True(merger.LastMergeComputed);
+        Assert.Equal(mergedA1, Q());
+        merger.Dispose();
+        Assert.Equal(baseQ, Q());
+    }
+
+    [Fact]
     public void Merging_twice_without_unmerge_is_refused()
     {
         var config = InMemoryModel.TinyConfig(layers: 1);

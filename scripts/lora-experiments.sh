@@ -4,11 +4,12 @@
 # then one table and two plots across workloads. Usage: scripts/lora-experiments.sh [DURATION] [RATE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-30}
-rate=${2:-6}
+duration=${1:-20}
+rate=${2:-10}
 out=${LORA_EXP_OUT:-/tmp/lora-experiments}
 model=$out/smollm2-135m
-cli=(dotnet run -c Release --project src/LoraServe.Cli --)
+# LORASERVE_CLI="dotnet path/to/loraserve.dll" runs a build made elsewhere instead of dotnet run.
+if [ -n "${LORASERVE_CLI:-}" ]; then read -r -a cli <<< "$LORASERVE_CLI"; else cli=(dotnet run -c Release --project src/LoraServe.Cli --); fi
 mkdir -p "$out"
 [ -f "$model/config.json" ] || "${cli[@]}" create-model --shape smollm2-135m --dtype BF16 --out "$model"
 common=(--model "$model" --duration "$duration" --rate "$rate" --prompt-len 32 --output-len 32 --adapters 8

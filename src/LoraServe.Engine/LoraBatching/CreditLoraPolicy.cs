@@ -8,7 +8,7 @@ namespace LoraServe.Engine.LoraBatching;
 /// served first and are still above the release level) run first.</item>
 /// <item>Otherwise, with F the batch FCFS would run: stay merged on adapter a while a has
 /// ≥ θ_L·|F| candidates; enter merged mode for the most-queued eligible adapter when it has
-/// ≥ θ_R·|F|; else run F unmerged.</item>
+/// ≥ θ_R·|F| and the merge pays for itself (below); else run F unmerged.</item>
 /// <item>Credit moves from every request that jumped ahead of F to the request it displaced, in
 /// milliseconds of the step (see <see cref="CreditPolicyOptions"/>); merged steps that run fewer
 /// requests than F charge the merged adapter for each displaced one. A starving adapter's request
@@ -22,6 +22,13 @@ namespace LoraServe.Engine.LoraBatching;
 /// additively when the chosen mode won, multiplicatively when it lost.</item>
 /// </list>
 /// Base-model rows (no adapter) can never be merged; they count as adapter "" for credit.
+///
+/// One rule is ours, not dLoRA's: entering merged mode must pay back its merge within the work the
+/// top adapter's requests have left — (unmerged − merged time per token) × the tokens those requests
+/// still have to run (this step's, plus at most one per remaining output token) ≥ the merge's
+/// estimated cost (zero when re-merging the adapter merged last). On this machine a merge costs as much as several steps (0.3 s vs ~50 ms), and dLoRA's
+/// count rule alone merges whenever F is small — one lone request satisfies ≥ θ_R·|F| — paying a
+/// merge to save a fraction of a step. The thresholds' tuning only corrects that after the fact.
 /// </summary>
 public sealed class CreditLoraPolicy : ILoraBatchingPolicy
 {
@@ -130,7 +137,7 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             _iterations++;
             return new LoraBatchPlan(LoraExecutionMode.Merged, a, First(mergedRows, maxBatch));
         }
-        if (top is not null && topCount >= EnterThreshold * fcfs)
+        if (top is not null && topCount >= EnterThreshold * fcfs && MergePaysBack(top, groups[top], f, maxBatch, candidates))
         {
             double merge = MergeSeconds(top, candidates[groups[top][0]].Profile);
             SwitchTo(LoraExecutionMode.Merged, top);
@@ -144,6 +151,26 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         _previousTop = top;
         SwitchTo(LoraExecutionMode.Unmerged, null);
         return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, f);
+    }
+
+    /// <summary>Whether merging <paramref name="top"/> saves, over its requests' remaining steps, at least the merge's cost.</summary>
+    private bool MergePaysBack(string top, List<int> rows, int[] f, int maxBatch, IReadOnlyList<LoraCandidate> candidates)
+    {
+        double merge = MergeSeconds(top, candidates[rows[0]].Profile);
+        if (merge <= 0) return true;
+        var merged = First(rows, maxBatch);
+        double tokensF = 0, tokensMerged = 0, future = 0;
+        foreach (int i in f) tokensF += candidates[i].Tokens;
+        foreach (int i in merged)
+        {
+            var c = candidates[i];
+            if (c.RemainingSteps <= 0) return true; // unknown: dLoRA's count rule alone
+            tokensMerged += c.Tokens;
+            future += c.Tokens + (c.RemainingSteps - 1);
+        }
+        double perTokenUnmerged = Costs.StepSeconds(LoraExecutionMode.Unmerged, candidates, f) / tokensF;
+        double perTokenMerged = Costs.StepSeconds(LoraExecutionMode.Merged, candidates, merged) / tokensMerged;
+        return (perTokenUnmerged - perTokenMerged) * future >= merge;
     }
 
     /// <summary>Merging the adapter merged last costs nothing: the runner kept its matrices.</summary>

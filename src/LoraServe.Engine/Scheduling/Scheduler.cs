@@ -132,7 +132,7 @@ public sealed class Scheduler
     {
         var chunks = _step.Chunks;
         var candidates = _step.Candidates;
-        foreach (var c in chunks) candidates.Add(_adapterKeys.Candidate(c.Sequence.Adapter, c.Count));
+        foreach (var c in chunks) candidates.Add(_adapterKeys.Candidate(c.Sequence.Adapter, c.Count, Math.Max(1, c.Sequence.MaxOutputTokens - c.Sequence.OutputCount)));
         var plan = lora.Plan(candidates, candidates.Count);
         if (plan.Selected.Count == 0) throw new InvalidOperationException($"LoRA policy '{lora.Name}' selected nothing from {candidates.Count} candidates");
         _unfiltered.Clear();

@@ -90,4 +90,11 @@ public class LoraPolicyEngineTests
         Assert.True(costs.StepSeconds(LoraExecutionMode.Unmerged, rows, [0, 1]) > costs.StepSeconds(LoraExecutionMode.Merged, rows, [0, 1]), "the LoRA part must cost something");
         Assert.True(costs.SwitchSeconds(profile) > 0);
     }
+
+    [Fact]
+    public void An_unknown_lora_policy_is_refused_by_name()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new EngineOptions { LoraPolicy = "peft" }.Validate());
+        Assert.Contains("unknown LoRA policy 'peft'; expected one of: unmerged, merged, dlora", e.Message);
+    }
 }

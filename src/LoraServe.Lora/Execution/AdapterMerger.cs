@@ -34,7 +34,8 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
     private readonly List<(int Layer, LinearKind Kind, WeightMatrix Base)> _replaced = [];
 
     // The adapter whose W + s·B·A every one of its targets' buffers holds (null: none, or overwritten).
-    private LoraAdapter? _resident;
+    // Weak, so an adapter unloaded from the registry is not kept alive by having been merged last.
+    private WeakReference<LoraAdapter>? _resident;
 
     /// <summary>The adapter currently merged, or null.</summary>
     public LoraAdapter? Merged { get; private set; }
@@ -57,7 +58,7 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
             if (w.Rows != m.OutFeatures || w.Cols != m.InFeatures)
                 throw new ArgumentException($"adapter '{adapter.Name}' layer {m.Layer} {m.Kind.ModuleName()} is ({m.OutFeatures}, {m.InFeatures}), the weight is ({w.Rows}, {w.Cols})");
         }
-        if (ReferenceEquals(adapter, _resident))
+        if (_resident is not null && _resident.TryGetTarget(out var resident) && ReferenceEquals(adapter, resident))
         {
             foreach (var m in adapter.Modules)
                 _replaced.Add((m.Layer, m.Kind, weights.Layers[m.Layer].Replace(m.Kind, _spares[(m.Layer, m.Kind)])));
@@ -94,7 +95,8 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
             Restore(); // out of memory half-way: put the base back where it was replaced
             throw;
         }
-        Merged = _resident = adapter;
+        Merged = adapter;
+        _resident = new WeakReference<LoraAdapter>(adapter);
         LastMergeComputed = true;
     }
 
@@ -118,7 +120,8 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
     {
         if (_disposed) return;
         Restore();
-        Merged = _resident = null;
+        Merged = null;
+        _resident = null;
         _spares.Clear();
         foreach (var a in _arenas) a.Dispose();
         _arenas.Clear();

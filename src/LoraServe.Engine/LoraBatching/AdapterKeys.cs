@@ -16,11 +16,11 @@ public sealed class AdapterKeys
 
     private sealed record Entry(string Key, AdapterProfile Profile);
 
-    public LoraCandidate Candidate(LoraAdapter? adapter, int tokens, int remainingSteps = 0)
+    public LoraCandidate Candidate(LoraAdapter? adapter, int tokens, int remainingSteps = 0, long waitingWork = 0)
     {
         if (adapter is null) return new LoraCandidate(null, tokens, default, remainingSteps);
         var e = EntryOf(adapter);
-        return new LoraCandidate(e.Key, tokens, e.Profile, remainingSteps);
+        return new LoraCandidate(e.Key, tokens, e.Profile, remainingSteps, waitingWork);
     }
 
     public string KeyOf(LoraAdapter adapter) => EntryOf(adapter).Key;

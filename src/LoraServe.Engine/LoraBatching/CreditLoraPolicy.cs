@@ -24,9 +24,10 @@ namespace LoraServe.Engine.LoraBatching;
 /// Base-model rows (no adapter) can never be merged; they count as adapter "" for credit.
 ///
 /// One rule is ours, not dLoRA's: entering merged mode must pay back its merge within the work the
-/// top adapter's requests have left — (unmerged − merged time per token) × the tokens those requests
-/// still have to run (this step's, plus at most one per remaining output token) ≥ the merge's
-/// estimated cost (zero when re-merging the adapter merged last). On this machine a merge costs as much as several steps (0.3 s vs ~50 ms), and dLoRA's
+/// top adapter has left — (unmerged − merged time per token) × the tokens its requests in F still
+/// have to run (this step's, plus at most one per remaining output token) and its waiting requests'
+/// prompt + max output ≥ twice the merge's estimated cost (zero when re-merging the adapter merged
+/// last). On this machine a merge costs as much as several steps (0.3 s vs ~50 ms), and dLoRA's
 /// count rule alone merges whenever F is small — one lone request satisfies ≥ θ_R·|F| — paying a
 /// merge to save a fraction of a step. The thresholds' tuning only corrects that after the fact.
 /// </summary>
@@ -153,7 +154,14 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
         return new LoraBatchPlan(LoraExecutionMode.Unmerged, null, f);
     }
 
-    /// <summary>Whether merging <paramref name="top"/> saves, over its requests' remaining steps, at least the merge's cost.</summary>
+    /// <summary>
+    /// The saving must cover the merge this many times: it is an upper bound (remaining tokens are
+    /// max_tokens, and a displaced adapter's credit may end the merged period early), and the merge
+    /// estimate comes from a start-up calibration on a shared machine.
+    /// </summary>
+    private const double PayBackFactor = 2;
+
+    /// <summary>Whether merging <paramref name="top"/> saves, over its requests' remaining steps, at least twice the merge's cost.</summary>
     private bool MergePaysBack(string top, List<int> rows, int[] f, int maxBatch, IReadOnlyList<LoraCandidate> candidates)
     {
         double merge = MergeSeconds(top, candidates[rows[0]].Profile);
@@ -168,9 +176,10 @@ public sealed class CreditLoraPolicy : ILoraBatchingPolicy
             tokensMerged += c.Tokens;
             future += c.Tokens + (c.RemainingSteps - 1);
         }
+        future += candidates[rows[0]].AdapterWaitingWork; // its queued requests would run merged too
         double perTokenUnmerged = Costs.StepSeconds(LoraExecutionMode.Unmerged, candidates, f) / tokensF;
         double perTokenMerged = Costs.StepSeconds(LoraExecutionMode.Merged, candidates, merged) / tokensMerged;
-        return (perTokenUnmerged - perTokenMerged) * future >= merge;
+        return (perTokenUnmerged - perTokenMerged) * future >= PayBackFactor * merge;
     }
 
     /// <summary>Merging the adapter merged last costs nothing: the runner kept its matrices.</summary>

@@ -13,10 +13,11 @@ public enum LoraExecutionMode
 /// <summary>
 /// One candidate for the step, in FCFS order: its adapter's key (null = the plain base model), the
 /// tokens it would run this step (1 when decoding, a chunk when prefilling), its adapter's cost
-/// profile (default when unknown — the cost model then counts only the per-adapter term), and how
-/// many more steps it may still need at most (tokens left to generate; 0 = unknown).
+/// profile (default when unknown — the cost model then counts only the per-adapter term), how
+/// many more steps it may still need at most (tokens left to generate; 0 = unknown), and the work
+/// (prompt + max output tokens) of its adapter's requests still waiting for admission.
 /// </summary>
-public readonly record struct LoraCandidate(string? Adapter, int Tokens = 1, AdapterProfile Profile = default, int RemainingSteps = 0);
+public readonly record struct LoraCandidate(string? Adapter, int Tokens = 1, AdapterProfile Profile = default, int RemainingSteps = 0, long AdapterWaitingWork = 0);
 
 /// <summary>
 /// A LoRA policy's decision for one step: the mode, the merged adapter (Merged only), and which

@@ -14,11 +14,12 @@ namespace LoraServe.Engine.LoraBatching;
 /// <item>base steps at batch 1 and batch B — two points of base(t);</item>
 /// <item>unmerged steps at batch B with one random rank-r adapter on every row, and with n adapters
 /// sharing the rows — the per-row and per-adapter byte terms (two equations, two unknowns);</item>
-/// <item>merges of a rank-1 and a rank-r adapter on q/v (alternating, so each one computes) — the
-/// per-element and per-MAC switch terms.</item>
+/// <item>merges of a rank-1 and a rank-r adapter on every projection (alternating, so each one
+/// computes) — the per-element and per-MAC switch terms.</item>
 /// </list>
-/// Each time is the median of a few reps after a warm-up (JIT, first-touch of the pristine copies).
-/// On the SmolLM2-135M shape this takes about a second; every real step refines it afterwards.
+/// Each time is the median of five reps after three untimed ones (the JIT's first tier ran base
+/// steps at batch 1 four times slower than later ones and flattened the base curve). On the
+/// SmolLM2-135M shape this takes one to two seconds; every real step refines it afterwards.
 /// The weights are what they were when it returns (merges never write the base matrices).
 /// </summary>
 public static class LoraCostCalibration
@@ -36,7 +37,10 @@ public static class LoraCostCalibration
         /// <summary>Tokens of context each scratch sequence has when the decode steps are timed.</summary>
         public int Context { get; init; } = 16;
 
-        public int Reps { get; init; } = 3;
+        public int Reps { get; init; } = 5;
+
+        /// <summary>Untimed runs before each measurement: the JIT's first tier is several times slower.</summary>
+        public int Warmup { get; init; } = 3;
 
         public void Validate()
         {
@@ -100,7 +104,7 @@ public static class LoraCostCalibration
         }
         double Median(Func<double> run)
         {
-            run(); // warm-up
+            for (int w = 0; w < s.Warmup; w++) run();
             var t = new double[s.Reps];
             for (int r = 0; r < t.Length; r++) t[r] = run();
             Array.Sort(t);
@@ -132,7 +136,7 @@ public static class LoraCostCalibration
     private static (double PerElement, double PerMac) MeasureSwitch(LlamaModel model, Settings s)
     {
         var config = model.Config;
-        LinearKind[] kinds = [LinearKind.Q, LinearKind.V];
+        var kinds = LinearKinds.All; // as the unmerged measurement: per-module overheads count too
         var rank1 = BenchAdapters.CreateRandom(config, "calibration-r1", 1, kinds, 2001);
         var rankR = BenchAdapters.CreateRandom(config, "calibration-rr", s.Rank, kinds, 2002);
         using var merger = new AdapterMerger(model.Weights);

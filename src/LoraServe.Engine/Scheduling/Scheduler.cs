@@ -33,6 +33,9 @@ public sealed class Scheduler
     private readonly SchedulerStep _step = new();
     private readonly List<ScheduledChunk> _unfiltered = [];
     private readonly AdapterKeys _adapterKeys = new();
+    // Work (prompt + max output tokens) of the waiting requests of each adapter: what a merged
+    // adapter could still run once admitted — the LoRA policy's horizon for a merge's pay-back.
+    private readonly Dictionary<LoraAdapter, long> _waitingWork = new(ReferenceEqualityComparer.Instance);
 
     public Scheduler(SchedulerOptions options, KvBlockManager blocks, IFairnessPolicy policy, ILoraBatchingPolicy? loraPolicy = null)
     {
@@ -75,6 +78,7 @@ public sealed class Scheduler
     public bool Add(Sequence sequence, double now)
     {
         sequence.Status = SequenceStatus.Waiting;
+        TrackWaiting(sequence, +1);
         return Policy.OnArrival(sequence, now);
     }
 
@@ -113,6 +117,7 @@ public sealed class Scheduler
                 if (!Options.ChunkedPrefill && length > budget) break;
                 if (!AdapterFits(next.Adapter)) break;
                 Policy.OnAdmitted(next);
+                TrackWaiting(next, -1);
                 Blocks.Grow(next.Blocks, length);
                 next.Status = SequenceStatus.Running;
                 _running.Add(next);
@@ -132,7 +137,12 @@ public sealed class Scheduler
     {
         var chunks = _step.Chunks;
         var candidates = _step.Candidates;
-        foreach (var c in chunks) candidates.Add(_adapterKeys.Candidate(c.Sequence.Adapter, c.Count, Math.Max(1, c.Sequence.MaxOutputTokens - c.Sequence.OutputCount)));
+        foreach (var c in chunks)
+        {
+            var a = c.Sequence.Adapter;
+            candidates.Add(_adapterKeys.Candidate(a, c.Count, Math.Max(1, c.Sequence.MaxOutputTokens - c.Sequence.OutputCount),
+                a is null ? 0 : _waitingWork.GetValueOrDefault(a)));
+        }
         var plan = lora.Plan(candidates, candidates.Count);
         if (plan.Selected.Count == 0) throw new InvalidOperationException($"LoRA policy '{lora.Name}' selected nothing from {candidates.Count} candidates");
         _unfiltered.Clear();
@@ -176,7 +186,11 @@ public sealed class Scheduler
             _running.Remove(sequence);
             TrackAdapter(sequence.Adapter, -1);
         }
-        else Policy.RemoveWaiting(sequence);
+        else
+        {
+            Policy.RemoveWaiting(sequence);
+            TrackWaiting(sequence, -1);
+        }
         Blocks.Free(sequence.Blocks);
         sequence.Status = SequenceStatus.Finished;
         sequence.Finish = reason;
@@ -190,6 +204,14 @@ public sealed class Scheduler
     // would be one too many does not fit, and like any request that does not fit it ends admission.
     private bool AdapterFits(LoraAdapter? adapter) =>
         adapter is null || Options.MaxLoras <= 0 || _runningAdapters.ContainsKey(adapter) || _runningAdapters.Count < Options.MaxLoras;
+
+    private void TrackWaiting(Sequence s, int sign)
+    {
+        if (s.Adapter is not { } a) return;
+        long n = _waitingWork.GetValueOrDefault(a) + sign * (long)(s.PromptLength + s.MaxOutputTokens);
+        if (n <= 0) _waitingWork.Remove(a);
+        else _waitingWork[a] = n;
+    }
 
     private void TrackAdapter(LoraAdapter? adapter, int delta)
     {
@@ -214,6 +236,7 @@ public sealed class Scheduler
         victim.Status = SequenceStatus.Waiting;
         victim.Preemptions++;
         Policy.OnPreempted(victim);
+        TrackWaiting(victim, +1);
         _step.Preempted++;
         TotalPreemptions++;
     }

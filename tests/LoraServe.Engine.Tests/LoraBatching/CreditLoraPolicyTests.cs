@@ -23,9 +23,9 @@ public class CreditLoraPolicyTests
     [Fact]
     public void Entering_merged_mode_needs_the_merge_to_pay_back_within_the_remaining_work()
     {
-        // Merged 10 ms; unmerged +7.5 ms per distinct adapter; a merge 100 ms. F = four hot rows:
-        // unmerged 17.5 ms, merged 10 ms — 7.5 ms saved per step, so the merge pays back after 13⅓ steps.
-        var costs = new LoraCostModel(0.010, 0.040, 4, 0.100);
+        // Merged 10 ms; unmerged +7.5 ms per distinct adapter; a merge 50 ms. F = four hot rows:
+        // unmerged 17.5 ms, merged 10 ms — 7.5 ms saved per step; twice the merge (100 ms) after 13⅓ steps.
+        var costs = new LoraCostModel(0.010, 0.040, 4, 0.050);
         LoraCandidate[] Hot(int remaining) => [.. Enumerable.Repeat(new LoraCandidate("hot", 1, default, remaining), 4)];
         Assert.Equal(LoraExecutionMode.Unmerged, new CreditLoraPolicy(costs).Plan(Hot(13), 4).Mode);
         Assert.Equal(LoraExecutionMode.Merged, new CreditLoraPolicy(costs).Plan(Hot(14), 4).Mode);

@@ -26,16 +26,23 @@ public class LoraSchedulingTests
                 LoraAdapter? adapter = u < 0.6 ? Adapters[0] : u < 0.75 ? Adapters[1] : u < 0.9 ? Adapters[2] : null;
                 all.Add(sim.Arrive("t" + rng.Next(2), 1 + rng.Next(30), 1 + rng.Next(20), adapter));
             }
-            CheckStep(sim.Step());
+            CheckStep(sim.Step(), sim);
         }
-        while (sim.Scheduler.HasWork) CheckStep(sim.Step());
+        while (sim.Scheduler.HasWork) CheckStep(sim.Step(), sim);
         return sim;
     }
 
     // A merged step carries only the merged adapter's requests, never a base row; the step is one of F's subsets.
-    private static void CheckStep(SchedulerStep step)
+    private static void CheckStep(SchedulerStep step, SchedulerSimulation sim)
     {
         if (step.IsEmpty) return;
+        // Each candidate carries its adapter's waiting work: prompt + max output of its requests not yet admitted
+        // (counted at the time of planning: after this step's admissions).
+        foreach (var c in step.LoraCandidates.Where(c => c.Adapter is not null))
+        {
+            long expected = sim.All.Where(s => s.Status == SequenceStatus.Waiting && s.Adapter?.Name == c.Adapter).Sum(s => (long)(s.PromptLength + s.MaxOutputTokens));
+            Assert.Equal(expected, c.AdapterWaitingWork);
+        }
         Assert.NotNull(step.LoraPlan);
         Assert.True(step.LoraCandidates.Count >= step.Scheduled.Count);
         Assert.Equal(step.Scheduled.Sum(c => c.Count), step.TokenCount);

@@ -17,13 +17,17 @@ public sealed unsafe class GemmBenchmark : IBenchmark
 {
     private const long ColdBytes = 256L << 20;
 
-    private static readonly (string Name, int N, int K)[] Shapes =
+    // Several row counts = matrices sharing their input, multiplied by one shared-input call as the
+    // model does (q/k/v and gate/up); n is their total.
+    private static readonly (string Name, int[] Ns, int K)[] Shapes =
     [
-        ("q/o_proj", 576, 576),
-        ("k/v_proj", 192, 576),
-        ("gate/up_proj", 1536, 576),
-        ("down_proj", 576, 1536),
-        ("lm_head", 49152, 576),
+        ("q/o_proj", [576], 576),
+        ("k/v_proj", [192], 576),
+        ("q+k+v (one call)", [576, 192, 192], 576),
+        ("gate/up_proj", [1536], 576),
+        ("gate+up (one call)", [1536, 1536], 576),
+        ("down_proj", [576], 1536),
+        ("lm_head", [49152], 576),
     ];
 
     public string Name => "gemm";
@@ -49,26 +53,43 @@ public sealed unsafe class GemmBenchmark : IBenchmark
         Console.WriteLine("| dtype | matrix | n×k | M | time µs | GFLOP/s | % of peak | GB/s (M=1) | % of bandwidth |");
         Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var dtype in dtypes)
-            foreach (var (name, n, k) in Shapes)
+            foreach (var (name, ns, k) in Shapes)
             {
+                int n = ns.Sum();
                 long bytes = (long)n * k * dtype.SizeInBytes();
                 int copies = (int)Math.Clamp(ColdBytes / bytes + 1, 1, 4096);
                 using var buffer = new NativeBuffer(bytes * copies, zero: false);
                 FillRandom(buffer, dtype, n * (long)k);
                 for (int c = 1; c < copies; c++)
                     Buffer.MemoryCopy((void*)buffer.Pointer, (void*)(buffer.Pointer + (nint)(bytes * c)), bytes, bytes);
-                var weights = new WeightMatrix[copies];
-                for (int c = 0; c < copies; c++) weights[c] = new WeightMatrix(buffer.Pointer + (nint)(bytes * c), n, k, dtype, name);
+                var weights = new WeightMatrix[copies][];
+                for (int c = 0; c < copies; c++)
+                {
+                    weights[c] = new WeightMatrix[ns.Length];
+                    long offset = bytes * c;
+                    for (int p = 0; p < ns.Length; p++)
+                    {
+                        weights[c][p] = new WeightMatrix(buffer.Pointer + (nint)offset, ns[p], k, dtype, name);
+                        offset += (long)ns[p] * k * dtype.SizeInBytes();
+                    }
+                }
                 foreach (int m in ms)
                 {
                     var x = new float[m * k];
                     var y = new float[m * n];
+                    var ys = ns.Select(r => new float[m * r]).ToArray();
                     var rng = new Random(1);
                     for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
                     int next = 0;
                     double seconds = Timing.MedianSecondsPerCall(() =>
                     {
-                        Gemm.MatMulTransposed(x, m, weights[next], y);
+                        var w = weights[next];
+                        switch (w.Length)
+                        {
+                            case 1: Gemm.MatMulTransposed(x, m, w[0], y); break;
+                            case 2: Gemm.MatMulTransposed(x, m, w[0], ys[0], w[1], ys[1]); break;
+                            default: Gemm.MatMulTransposed(x, m, w[0], ys[0], w[1], ys[1], w[2], ys[2]); break;
+                        }
                         next = next + 1 == copies ? 0 : next + 1;
                     }, options.Reps);
                     double flops = 2.0 * m * n * k / seconds;

@@ -31,24 +31,43 @@ public sealed unsafe class MemoryBandwidthBenchmark : IBenchmark
         public long FloatsPerTask;
     }
 
-    /// <summary>Bytes per second read by all kernel threads.</summary>
+    /// <summary>Bytes per second read by all kernel threads (median of <paramref name="reps"/>).</summary>
     public static double Measure(int reps)
     {
-        using var buffer = new NativeBuffer(BufferBytes, zero: false);
-        var span = buffer.AsSpan<float>();
-        span.Fill(1f); // touch every page so the first rep does not time page faults
-        int tasks = KernelThreadPool.ThreadCount * 8;
-        var state = new State { Data = (float*)buffer.Pointer, FloatsPerTask = BufferBytes / sizeof(float) / tasks / 64 * 64 };
+        using var probe = new Probe();
         var samples = new double[reps];
-        KernelThreadPool.Run(&Read, &state, tasks);
-        for (int r = 0; r < reps; r++)
-        {
-            double start = Timing.Now();
-            KernelThreadPool.Run(&Read, &state, tasks);
-            samples[r] = tasks * state.FloatsPerTask * sizeof(float) / (Timing.Now() - start);
-        }
+        for (int r = 0; r < reps; r++) samples[r] = probe.MeasureOnce();
         Array.Sort(samples);
         return samples[reps / 2];
+    }
+
+    /// <summary>
+    /// The 1 GiB buffer, kept so that single bandwidth readings can be interleaved with the
+    /// measurement they normalise (the decode benchmark pairs one reading with each step).
+    /// </summary>
+    public sealed class Probe : IDisposable
+    {
+        private readonly NativeBuffer _buffer = new(BufferBytes, zero: false);
+        private State _state;
+        private readonly int _tasks;
+
+        public Probe()
+        {
+            _buffer.AsSpan<float>().Fill(1f); // touch every page so no reading times page faults
+            _tasks = KernelThreadPool.ThreadCount * 8;
+            _state = new State { Data = (float*)_buffer.Pointer, FloatsPerTask = BufferBytes / sizeof(float) / _tasks / 64 * 64 };
+            MeasureOnce();
+        }
+
+        /// <summary>One reading: bytes per second while all kernel threads read the whole buffer once.</summary>
+        public double MeasureOnce()
+        {
+            double start = Timing.Now();
+            fixed (State* state = &_state) KernelThreadPool.Run(&Read, state, _tasks);
+            return _tasks * _state.FloatsPerTask * sizeof(float) / (Timing.Now() - start);
+        }
+
+        public void Dispose() => _buffer.Dispose();
     }
 
     private static void Read(void* s, int index)

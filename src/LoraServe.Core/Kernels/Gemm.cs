@@ -13,6 +13,9 @@ namespace LoraServe.Core.Kernels;
 /// <list type="bullet">
 /// <item>k is zero-padded to a multiple of <see cref="KAlign"/> so tile kernels have no tails; x is
 ///   copied only when k is not already aligned.</item>
+/// <item>Batch-1 decode with BF16 weights (≥ <see cref="Tuning.GemvMinBytes"/> per call): the
+///   streaming GEMV of <see cref="GemvKernels"/>, tasks = contiguous runs of rows; the shared-input
+///   overloads (q/k/v, gate/up) run their matrices as one job.</item>
 /// <item>Decode (m ≤ <see cref="Tuning.FusedMaxM"/>, k aligned): W is read in place (16-bit
 ///   weights widened inside the Vector512 tile), so every weight byte streams from memory exactly
 ///   once per call, without a scratch round trip.</item>
@@ -59,6 +62,24 @@ public static unsafe class Gemm
         /// burst per tile: a burst of ~100 prefetches overflows the miss queue and measured no gain.
         /// </summary>
         public static int PrefetchTiles = 1;
+
+        /// <summary>m = 1 with BF16 weights takes <see cref="GemvKernels"/> (0 = use the tiles, for comparison).</summary>
+        public static int Gemv = 1;
+
+        /// <summary>
+        /// Batch-1 products of fewer weight bytes than this (per call, all shared-input matrices together)
+        /// stay on the 1×6 tiles: their six parallel row streams start faster from cold than one stream.
+        /// </summary>
+        public static int GemvMinBytes = 1 << 20;
+
+        /// <summary>How far ahead of its read pointer the batch-1 GEMV prefetches, in bytes (0 = off).</summary>
+        public static int GemvPrefetchBytes = 4096;
+
+        /// <summary>Bytes of W one batch-1 GEMV task streams (a contiguous run of whole rows), before balancing.</summary>
+        public static int GemvTaskBytes = 256 * 1024;
+
+        /// <summary>The batch-1 GEMV makes at least this many tasks per thread (shorter tasks if needed), for dynamic balancing.</summary>
+        public static int GemvTasksPerThread = 4;
     }
 
     private const int SmallMBlockBytes = 32 * 1024;
@@ -134,6 +155,11 @@ public static unsafe class Gemm
 
     private static void Multiply(float* x, int m, int k, void* w, DType wType, int n, float* y, bool accumulate)
     {
+        if (m == 1 && wType == DType.BF16 && Tuning.Gemv != 0 && KernelIsa.Current >= IsaLevel.Vector256 && 2L * n * k >= Tuning.GemvMinBytes)
+        {
+            Gemv(x, k, (ushort*)w, n, y, accumulate);
+            return;
+        }
         var job = new Job
         {
             M = m, K = k, Kp = (k + KAlign - 1) / KAlign * KAlign, W = w, WType = wType, N = n, Y = y,
@@ -267,6 +293,144 @@ public static unsafe class Gemm
             if (job.Accumulate) TensorPrimitives.Add(dst, src, dst);
             else src.CopyTo(dst);
         }
+    }
+
+    /// <summary>
+    /// y0 = x·W0ᵀ and y1 = x·W1ᵀ for two weights that share their input (gate/up). Same result as two
+    /// calls; for batch-1 BF16 decode both matrices are one job over the pool (one launch and one
+    /// barrier instead of two: at batch 1 a launch costs about as much as streaming a small matrix).
+    /// </summary>
+    public static void MatMulTransposed(ReadOnlySpan<float> x, int m, WeightMatrix w0, Span<float> y0, WeightMatrix w1, Span<float> y1) =>
+        MatMulTransposedShared(x, m, w0, y0, w1, y1, null, default);
+
+    /// <summary>The three-weight form of <see cref="MatMulTransposed(ReadOnlySpan{float}, int, WeightMatrix, Span{float}, WeightMatrix, Span{float})"/> (q/k/v).</summary>
+    public static void MatMulTransposed(ReadOnlySpan<float> x, int m, WeightMatrix w0, Span<float> y0, WeightMatrix w1, Span<float> y1, WeightMatrix w2, Span<float> y2)
+    {
+        ArgumentNullException.ThrowIfNull(w2);
+        MatMulTransposedShared(x, m, w0, y0, w1, y1, w2, y2);
+    }
+
+    private static void MatMulTransposedShared(ReadOnlySpan<float> x, int m, WeightMatrix w0, Span<float> y0, WeightMatrix w1, Span<float> y1, WeightMatrix? w2, Span<float> y2)
+    {
+        ArgumentNullException.ThrowIfNull(w0);
+        ArgumentNullException.ThrowIfNull(w1);
+        int k = w0.Cols;
+        bool fused = m == 1 && Tuning.Gemv != 0 && KernelIsa.Current >= IsaLevel.Vector256
+            && w0.DType == DType.BF16 && w1.DType == DType.BF16 && w1.Cols == k
+            && (w2 is null || (w2.DType == DType.BF16 && w2.Cols == k))
+            && 2L * k * (w0.Rows + w1.Rows + (w2?.Rows ?? 0)) >= Tuning.GemvMinBytes;
+        if (!fused)
+        {
+            MatMulTransposed(x, m, w0, y0);
+            MatMulTransposed(x, m, w1, y1);
+            if (w2 is not null) MatMulTransposed(x, m, w2, y2);
+            return;
+        }
+        if (x.Length < k) ThrowTooShort(nameof(x), x.Length, m, k, w0.Name);
+        if (y0.Length < w0.Rows) ThrowTooShort(nameof(y0), y0.Length, m, w0.Rows, w0.Name);
+        if (y1.Length < w1.Rows) ThrowTooShort(nameof(y1), y1.Length, m, w1.Rows, w1.Name);
+        if (w2 is not null && y2.Length < w2.Rows) ThrowTooShort(nameof(y2), y2.Length, m, w2.Rows, w2.Name);
+        fixed (float* xp = x)
+        fixed (float* y0p = y0)
+        fixed (float* y1p = y1)
+        fixed (float* y2p = y2)
+        {
+            var segments = new GemvSegments
+            {
+                W0 = (ushort*)w0.Data, Y0 = y0p, N0 = w0.Rows,
+                W1 = (ushort*)w1.Data, Y1 = y1p, N1 = w1.Rows,
+                W2 = w2 is null ? null : (ushort*)w2.Data, Y2 = y2p, N2 = w2?.Rows ?? 0,
+            };
+            Gemv(xp, k, segments, accumulate: false);
+        }
+    }
+
+    /// <summary>Up to three weights (same k) multiplied by the same x in one job; unused ones have N = 0.</summary>
+    private struct GemvSegments
+    {
+        public ushort* W0, W1, W2;
+        public float* Y0, Y1, Y2;
+        public int N0, N1, N2;
+    }
+
+    private struct GemvJob
+    {
+        public GemvSegments S;
+        public float* X, XEven, XOdd;
+        public int* Tasks; // per task: segment, first row, rows
+        public int K, PrefetchBytes;
+        public bool Accumulate;
+        public IsaLevel Isa;
+    }
+
+    private const int ScratchGemvTasks = 1;
+
+    private static void Gemv(float* x, int k, ushort* w, int n, float* y, bool accumulate) =>
+        Gemv(x, k, new GemvSegments { W0 = w, Y0 = y, N0 = n }, accumulate);
+
+    /// <summary>
+    /// Batch-1 BF16 product (see <see cref="GemvKernels"/>): tasks are contiguous runs of whole rows of
+    /// one segment; x is split into even/odd halves once for all segments.
+    /// </summary>
+    private static void Gemv(float* x, int k, GemvSegments segments, bool accumulate)
+    {
+        int half = k / 2;
+        float* split = ThreadScratch.Get(ScratchPaddedX, 2L * half + 32);
+        var job = new GemvJob
+        {
+            S = segments, X = x, XEven = split, XOdd = split + half + 16, K = k,
+            PrefetchBytes = Tuning.GemvPrefetchBytes, Accumulate = accumulate, Isa = KernelIsa.Current,
+        };
+        GemvKernels.SplitEvenOdd(x, k, job.XEven, job.XOdd, job.Isa);
+        int n = segments.N0 + segments.N1 + segments.N2;
+        int threads = (long)n * k < ParallelThresholdMacs ? 1 : KernelThreadPool.AvailableThreads;
+        long rowBytes = (long)k * sizeof(ushort);
+        int rows = (int)Math.Max(1, Tuning.GemvTaskBytes / rowBytes);
+        // Several tasks per thread so dynamic scheduling can even out a stolen core.
+        int minTasks = Tuning.GemvTasksPerThread * threads;
+        int big = Math.Max(1, Math.Min(rows, (n + minTasks - 1) / minTasks));
+        // Guided sizes: full-size tasks while much work remains, then shrinking to an eighth, so the
+        // thread that takes the last task finishes soon after the others (each launch is a barrier,
+        // and there are ~150 per batch-1 step).
+        int small = Math.Max(1, big / 8);
+        int maxTasks = n / small + 4;
+        int* table = job.Tasks = (int*)ThreadScratch.Get(ScratchGemvTasks, 3L * maxTasks);
+        int tasks = 0, remaining = n;
+        for (int seg = 0; seg < 3; seg++)
+        {
+            int segRows = seg == 0 ? segments.N0 : seg == 1 ? segments.N1 : segments.N2;
+            for (int first = 0; first < segRows;)
+            {
+                int size = Math.Clamp((remaining + 2 * threads - 1) / (2 * threads), small, big);
+                size = Math.Min(size, segRows - first);
+                table[3 * tasks] = seg;
+                table[3 * tasks + 1] = first;
+                table[3 * tasks + 2] = size;
+                tasks++;
+                first += size;
+                remaining -= size;
+            }
+        }
+        if (threads <= 1)
+        {
+            for (int t = 0; t < tasks; t++) RunGemvTask(&job, t);
+        }
+        else
+        {
+            KernelThreadPool.Run(&RunGemvTask, &job, tasks);
+        }
+    }
+
+    private static void RunGemvTask(void* state, int index)
+    {
+        ref GemvJob job = ref *(GemvJob*)state;
+        int* task = job.Tasks + 3 * index;
+        ushort* w;
+        float* y;
+        if (task[0] == 0) { w = job.S.W0; y = job.S.Y0; }
+        else if (task[0] == 1) { w = job.S.W1; y = job.S.Y1; }
+        else { w = job.S.W2; y = job.S.Y2; }
+        GemvKernels.RowsBf16(job.Isa, job.X, job.XEven, job.XOdd, job.K, w, task[1], task[2], y, job.Accumulate, job.PrefetchBytes);
     }
 
     [DoesNotReturn]

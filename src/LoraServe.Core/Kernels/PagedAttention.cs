@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LoraServe.Core.Kv;
 using LoraServe.Core.Threading;
 
@@ -9,22 +11,47 @@ namespace LoraServe.Core.Kernels;
 /// Causal multi-head attention of new tokens against a paged KV cache, with grouped-query
 /// heads (query head h reads KV head h / (nHeads / nKvHeads), as HF's repeat_kv does).
 ///
-/// Work items are (sequence, token, KV head), spread over the kernel pool: one item computes all
-/// the query heads that share its KV head (the GQA group), so each key and value row is read once
-/// per group rather than once per query head — decode attention is bound by reading the cache, and
-/// this divides that traffic by the group size (3 for SmolLM2, 4–8 for Llama-3). Each item streams
-/// its keys in chunks of <see cref="Chunk"/>: scores of a chunk, then the online-softmax update
-/// (FlashAttention's rescaling: running max m and sum l; when m grows, the partial output and l are
-/// scaled by exp(m_old − m_new)), so no score row of context length is ever stored and nothing is
-/// allocated. The sequences' block tables are copied into per-thread native scratch once per call so
-/// that workers read plain memory.
+/// Work items are (sequence, token, KV head, key split), spread over the kernel pool: one item
+/// computes all the query heads that share its KV head (the GQA group), so each key and value row is
+/// read once per group rather than once per query head — decode attention is bound by reading the
+/// cache, and this divides that traffic by the group size (3 for SmolLM2, 4–8 for Llama-3). Each item
+/// streams its keys in chunks: scores of a chunk, then the online-softmax update (FlashAttention's
+/// rescaling: running max m and sum l; when m grows, the partial output and l are scaled by
+/// exp(m_old − m_new)), so no score row of context length is ever stored and nothing is allocated.
+///
+/// Split-K (flash-decoding): when a call has few (token, KV head) pairs — batch-1 decode has 3 — the
+/// keys of each pair are cut into splits of <c>splitKeys</c> positions, each split a work item that
+/// leaves its partial (m, l, unnormalised output) in the caller's scratch; the caller then merges the
+/// partials (m = max mᵢ, l = Σ lᵢ·e^(mᵢ−m), out = Σ accᵢ·e^(mᵢ−m) / l). Without it batch-1 decode ran
+/// 3 items on 2 cores, each waiting on its own chain of cache misses. The split length depends only
+/// on the shapes of the call, never on the thread count, so results are the same on 1 or N threads.
+///
+/// Vector512 path (head_dim a multiple of 16): the scores of 16 keys are computed as 16 partial
+/// vectors per query head and reduced together by a 4-level vpermt2ps transpose-add tree (30
+/// permutes + 15 adds for 16 scores instead of a full horizontal reduction per key), and the next
+/// chunk's K rows and this chunk's V rows are prefetched while the scores are formed. No library
+/// offers paged-cache attention for .NET, hence the hand-written kernel.
+///
+/// The sequences' block tables are copied into per-thread native scratch once per call so that
+/// workers read plain memory.
 /// </summary>
 public static unsafe class PagedAttention
 {
     private const int Chunk = 32;
+    private const int VChunk = 16;
     private const int MaxStackHeadDim = 1024;
     private const int MaxStackGroupFloats = 8192;
-    private const int DescriptorInts = 5;
+    private const int DescriptorInts = 6;
+
+    /// <summary>Below this many query tokens per call, keys are split across work items (aiming at this many items).</summary>
+    internal const int SplitBelowItems = 16;
+
+    /// <summary>Shortest split, in key positions (a multiple of both chunk sizes).</summary>
+    internal const int MinSplitKeys = 32;
+
+    private const int ScratchDescriptors = 0;
+    private const int ScratchPartials = 1;
+    private const int ScratchItemState = 2;
 
     /// <summary>
     /// q, output: (totalTokens, nHeads, headDim). Each token at position p attends to positions
@@ -41,7 +68,7 @@ public static unsafe class PagedAttention
         if (hd > MaxStackHeadDim) Throw($"head_dim {hd} above the supported {MaxStackHeadDim}");
         if ((long)(nHeads / cache.NumKvHeads) * (hd + Chunk + 2) > MaxStackGroupFloats) Throw($"GQA group of {nHeads / cache.NumKvHeads} heads × head_dim {hd} above the supported scratch");
 
-        int totalTokens = 0, tableInts = 0;
+        int totalTokens = 0, tableInts = 0, maxKeys = 0;
         foreach (var s in sequences)
         {
             if (s.TokenCount < 0 || s.TokenOffset < 0 || s.StartPosition < 0) Throw($"invalid sequence {s}");
@@ -54,30 +81,48 @@ public static unsafe class PagedAttention
                 if ((uint)s.BlockTable[b] >= (uint)cache.NumBlocks) Throw($"block table entry {b} = {s.BlockTable[b]} outside 0..{cache.NumBlocks - 1}");
             totalTokens = Math.Max(totalTokens, s.TokenOffset + s.TokenCount);
             tableInts += used;
+            if (s.TokenCount > 0) maxKeys = Math.Max(maxKeys, slidingWindow > 0 ? Math.Min(slidingWindow, last + 1) : last + 1);
         }
         long needed = (long)totalTokens * nHeads * hd;
         if (q.Length < needed) Throw($"q has {q.Length} elements, needs {totalTokens}x{nHeads}x{hd}");
         if (output.Length < needed) Throw($"output has {output.Length} elements, needs {totalTokens}x{nHeads}x{hd}");
         if (totalTokens == 0) return;
 
-        // Descriptors: per sequence [item start, token offset, start position, token count, table start], then the tables.
-        int* desc = (int*)ThreadScratch.Get(0, (long)sequences.Length * DescriptorInts + tableInts);
+        // Split length: a function of the call's shapes only (not of the thread count).
+        int splitKeys = int.MaxValue;
+        if (totalTokens < SplitBelowItems)
+        {
+            long perItem = ((long)maxKeys * totalTokens + SplitBelowItems - 1) / SplitBelowItems;
+            splitKeys = (int)Math.Max(MinSplitKeys, (perItem + VChunk - 1) / VChunk * VChunk);
+        }
+
+        // Descriptors: per sequence [item start, token offset, start position, token count, table start, splits], then the tables.
+        int* desc = (int*)ThreadScratch.Get(ScratchDescriptors, (long)sequences.Length * DescriptorInts + tableInts);
         int* tables = desc + sequences.Length * DescriptorInts;
         int items = 0, tablePos = 0;
+        bool anySplit = false;
         for (int i = 0; i < sequences.Length; i++)
         {
             var s = sequences[i];
             int used = s.TokenCount > 0 ? (s.StartPosition + s.TokenCount - 1) / cache.BlockSize + 1 : 0;
+            int keys = s.TokenCount > 0 ? (slidingWindow > 0 ? Math.Min(slidingWindow, s.StartPosition + s.TokenCount) : s.StartPosition + s.TokenCount) : 0;
+            int splits = splitKeys == int.MaxValue ? 1 : Math.Max(1, (keys + splitKeys - 1) / splitKeys);
+            anySplit |= splits > 1;
             int* d = desc + i * DescriptorInts;
             d[0] = items;
             d[1] = s.TokenOffset;
             d[2] = s.StartPosition;
             d[3] = s.TokenCount;
             d[4] = tablePos;
+            d[5] = splits;
             for (int b = 0; b < used; b++) tables[tablePos + b] = s.BlockTable[b];
             tablePos += used;
-            items += s.TokenCount * cache.NumKvHeads;
+            items += s.TokenCount * splits;
         }
+
+        int group = nHeads / cache.NumKvHeads;
+        int partialStride = nHeads * (hd + 2);
+        float* partials = anySplit ? ThreadScratch.Get(ScratchPartials, (long)items * partialStride) : null;
 
         fixed (float* qp = q)
         fixed (float* op = output)
@@ -87,20 +132,22 @@ public static unsafe class PagedAttention
                 Q = qp, Out = op, Descriptors = desc, Tables = tables, Sequences = sequences.Length,
                 K = cache.Row(layer, false, 0, 0), V = cache.Row(layer, true, 0, 0),
                 BlockStride = cache.BlockStride, SlotStride = cache.NumKvHeads * hd, BlockSize = cache.BlockSize,
-                HeadDim = hd, Heads = nHeads, KvHeads = cache.NumKvHeads, Group = nHeads / cache.NumKvHeads, Scale = scale, Window = slidingWindow,
+                HeadDim = hd, Heads = nHeads, KvHeads = cache.NumKvHeads, Group = group, Scale = scale, Window = slidingWindow,
+                SplitKeys = splitKeys, Partials = partials, PartialStride = partialStride,
                 Isa = KernelIsa.Current,
             };
             KernelThreadPool.Run(&RunItem, &job, items);
+            if (anySplit) Merge(&job);
         }
     }
 
     private struct Job
     {
-        public float* Q, Out, K, V;
+        public float* Q, Out, K, V, Partials;
         public int* Descriptors, Tables;
         public int Sequences;
         public long BlockStride;
-        public int SlotStride, BlockSize, HeadDim, Heads, KvHeads, Group, Window;
+        public int SlotStride, BlockSize, HeadDim, Heads, KvHeads, Group, Window, SplitKeys, PartialStride;
         public float Scale;
         public IsaLevel Isa;
     }
@@ -117,27 +164,70 @@ public static unsafe class PagedAttention
             if (job->Descriptors[mid * DescriptorInts] <= item) lo = mid; else hi = mid - 1;
         }
         int* d = job->Descriptors + lo * DescriptorInts;
+        int splits = d[5];
         int local = item - d[0];
-        int t = local / job->KvHeads, kvh = local % job->KvHeads;
+        int t = local / splits, split = local % splits;
         int row = d[1] + t, pos = d[2] + t;
         int* table = job->Tables + d[4];
         int first = job->Window > 0 ? Math.Max(0, pos - job->Window + 1) : 0;
+        // This split's keys: [begin, end) ∩ [first, pos]; may be empty for early tokens of a split prefill.
+        int begin = first, end = pos + 1;
+        if (splits > 1)
+        {
+            long b = first + (long)split * job->SplitKeys;
+            begin = (int)Math.Min(b, pos + 1);
+            end = (int)Math.Min(b + job->SplitKeys, pos + 1);
+        }
 
+        int hd = job->HeadDim, group = job->Group, heads = job->Heads;
+        float* qRow = job->Q + (long)row * heads * hd;
+        // Running state of every query head of the row: [m (heads) | l (heads) | acc (heads × hd)], the partials' layout.
+        float* st = ThreadScratch.Get(ScratchItemState, job->PartialStride);
+        float* m = st, l = st + heads, acc = st + 2 * heads;
+        new Span<float>(acc, heads * hd).Clear();
+        for (int h = 0; h < heads; h++) { m[h] = float.NegativeInfinity; l[h] = 0; }
+
+        if (begin < end)
+        {
+            if (job->Isa == IsaLevel.Vector512 && hd % 16 == 0)
+            {
+                KeysV512(job, qRow, table, begin, end, m, l, acc);
+            }
+            else
+            {
+                // Query heads kvh·group … kvh·group+group−1 are contiguous in q and out.
+                for (int kvh = 0; kvh < job->KvHeads; kvh++)
+                {
+                    int h0 = kvh * group;
+                    Keys(job, qRow + (long)h0 * hd, table, (long)kvh * hd, begin, end, m + h0, l + h0, acc + (long)h0 * hd);
+                }
+            }
+        }
+
+        if (splits == 1)
+        {
+            float* o = job->Out + (long)row * heads * hd;
+            for (int h = 0; h < heads; h++)
+            {
+                float inv = 1f / l[h];
+                for (int i = 0; i < hd; i++) o[h * hd + i] = acc[h * hd + i] * inv;
+            }
+        }
+        else
+        {
+            new ReadOnlySpan<float>(st, job->PartialStride).CopyTo(new Span<float>(job->Partials + (long)item * job->PartialStride, job->PartialStride));
+        }
+    }
+
+    /// <summary>Any ISA, any head_dim: the online-softmax loop over keys [begin, end) in chunks of <see cref="Chunk"/>.</summary>
+    private static void Keys(Job* job, float* q0, int* table, long headOffset, int begin, int end, float* m, float* l, float* acc)
+    {
         int hd = job->HeadDim, group = job->Group;
         var isa = job->Isa;
-        long headOffset = (long)kvh * hd;
-        // Query heads kvh·group … kvh·group+group−1 are contiguous in q and out.
-        float* q0 = job->Q + ((long)row * job->Heads + kvh * group) * hd;
-        float* acc = stackalloc float[group * hd];
         float* scores = stackalloc float[group * Chunk];
-        float* m = stackalloc float[group];
-        float* l = stackalloc float[group];
-        new Span<float>(acc, group * hd).Clear();
-        for (int g = 0; g < group; g++) { m[g] = float.NegativeInfinity; l[g] = 0; }
-
-        for (int p0 = first; p0 <= pos; p0 += Chunk)
+        for (int p0 = begin; p0 < end; p0 += Chunk)
         {
-            int count = Math.Min(Chunk, pos - p0 + 1);
+            int count = Math.Min(Chunk, end - p0);
             for (int j = 0; j < count; j++)
             {
                 int p = p0 + j;
@@ -164,12 +254,279 @@ public static unsafe class PagedAttention
                 for (int g = 0; g < group; g++) VectorMath.MultiplyAdd(acc + g * hd, v, hd, scores[g * Chunk + j], isa);
             }
         }
+    }
 
-        for (int g = 0; g < group; g++)
+    /// <summary>
+    /// Vector512, head_dim a multiple of 16: keys [begin, end) of one query row, all KV heads, in chunks
+    /// of 16 positions. A chunk's K (and V) rows of all heads are one contiguous slot row each, so an
+    /// item streams whole slots (a 16-slot block is one contiguous run) rather than a head_dim slice
+    /// of every slot. Per chunk and query head, 16 partial-dot vectors (one per key) are reduced
+    /// together by <see cref="TransposeSum16"/> into one vector of 16 scores, so the softmax update is
+    /// one vector max/exp per chunk and head.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void KeysV512(Job* job, float* qRow, int* table, int begin, int end, float* m, float* l, float* acc)
+    {
+        int hd = job->HeadDim, group = job->Group, kvHeads = job->KvHeads, vecs = hd / 16, bs = job->BlockSize;
+        long blockStride = job->BlockStride, slotStride = job->SlotStride;
+        float* kPlane = job->K, vPlane = job->V;
+        var scale = Vector512.Create(job->Scale);
+        var part = stackalloc Vector512<float>[VChunk];
+        float* probs = stackalloc float[group * VChunk];
+        // Row offsets (floats from the plane start) of this chunk's and the next chunk's slots, advanced
+        // incrementally (no division per key); the next chunk's K and V slot rows are prefetched while
+        // this chunk is computed.
+        long* rows = stackalloc long[VChunk];
+        long* nextRows = stackalloc long[VChunk];
+        int block = begin / bs, slot = begin % bs;
+        int slotBytes = (int)slotStride * sizeof(float);
+        int nextCount = FillRows(nextRows, Math.Min(VChunk, end - begin), table, ref block, ref slot, bs, blockStride, slotStride);
+        // The first chunk too: its K rows are read at once, but its V rows only after the scores.
+        for (int j = 0; j < nextCount; j++)
         {
-            float* o = job->Out + ((long)row * job->Heads + kvh * group + g) * hd;
-            float inv = 1f / l[g];
-            for (int i = 0; i < hd; i++) o[i] = acc[g * hd + i] * inv;
+            byte* kr = (byte*)(kPlane + nextRows[j]), vr = (byte*)(vPlane + nextRows[j]);
+            for (int off = 0; off < slotBytes; off += 64)
+            {
+                Sse.Prefetch0(kr + off);
+                Sse.Prefetch0(vr + off);
+            }
+        }
+        for (int p0 = begin; p0 < end; p0 += VChunk)
+        {
+            int count = nextCount;
+            long* swap = rows; rows = nextRows; nextRows = swap;
+            nextCount = p0 + VChunk < end ? FillRows(nextRows, Math.Min(VChunk, end - p0 - VChunk), table, ref block, ref slot, bs, blockStride, slotStride) : 0;
+            for (int j = 0; j < nextCount; j++)
+            {
+                byte* kr = (byte*)(kPlane + nextRows[j]), vr = (byte*)(vPlane + nextRows[j]);
+                for (int off = 0; off < slotBytes; off += 64)
+                {
+                    Sse.Prefetch0(kr + off);
+                    Sse.Prefetch0(vr + off);
+                }
+            }
+            var valid = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+            for (int kvh = 0; kvh < kvHeads; kvh++)
+            {
+                float* kBase = kPlane + kvh * hd, vBase = vPlane + kvh * hd;
+                int h0 = kvh * group;
+                for (int g = 0; g < group; g++)
+                {
+                    int h = h0 + g;
+                    float* qh = qRow + h * hd;
+                    if (vecs == 4)
+                    {
+                        // head_dim 64 (SmolLM2, TinyLlama, …): q in four registers, one FMA chain per key.
+                        var q0 = Vector512.Load(qh);
+                        var q1 = Vector512.Load(qh + 16);
+                        var q2 = Vector512.Load(qh + 32);
+                        var q3 = Vector512.Load(qh + 48);
+                        for (int j = 0; j < count; j++)
+                        {
+                            float* k = kBase + rows[j];
+                            var a = Vector512.FusedMultiplyAdd(q1, Vector512.Load(k + 16), q0 * Vector512.Load(k));
+                            var b = Vector512.FusedMultiplyAdd(q3, Vector512.Load(k + 48), q2 * Vector512.Load(k + 32));
+                            part[j] = a + b;
+                        }
+                    }
+                    else for (int j = 0; j < count; j++)
+                    {
+                        float* k = kBase + rows[j];
+                        var s0 = Vector512.Load(qh) * Vector512.Load(k);
+                        var s1 = Vector512<float>.Zero;
+                        int i = 1;
+                        for (; i + 1 < vecs; i += 2)
+                        {
+                            s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), Vector512.Load(k + i * 16), s1);
+                            s0 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16 + 16), Vector512.Load(k + i * 16 + 16), s0);
+                        }
+                        if (i < vecs) s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), Vector512.Load(k + i * 16), s1);
+                        part[j] = s0 + s1;
+                    }
+                    for (int j = count; j < VChunk; j++) part[j] = Vector512<float>.Zero;
+                    var scores = Vector512.ConditionalSelect(valid, TransposeSum16(part) * scale, Vector512.Create(float.NegativeInfinity));
+                    float newMax = Math.Max(m[h], MaxOf(scores));
+                    if (newMax > m[h] && l[h] > 0)
+                    {
+                        float c = MathF.Exp(m[h] - newMax);
+                        l[h] *= c;
+                        var correction = Vector512.Create(c);
+                        float* a = acc + h * hd;
+                        for (int i = 0; i < vecs; i++) (Vector512.Load(a + i * 16) * correction).Store(a + i * 16);
+                    }
+                    m[h] = newMax;
+                    var e = Vector512.ConditionalSelect(valid, Vector512.Exp(scores - Vector512.Create(newMax)), Vector512<float>.Zero);
+                    l[h] += Vector512.Sum(e);
+                    e.Store(probs + g * VChunk);
+                }
+                // acc[h] += Σⱼ p[h][j]·v[j]: a (group × 16)·(16 × hd) product. Accumulators stay in registers
+                // across the chunk's keys (4 independent FMA chains: two vectors of the row × even/odd keys).
+                for (int g = 0; g < group; g++)
+                {
+                    float* pg = probs + g * VChunk;
+                    float* a = acc + (h0 + g) * hd;
+                    if (vecs == 4)
+                    {
+                        // head_dim 64: the whole row's accumulators in registers, even/odd keys apart (8 chains).
+                        Vector512<float> a0 = Vector512.Load(a), a1 = Vector512.Load(a + 16), a2 = Vector512.Load(a + 32), a3 = Vector512.Load(a + 48);
+                        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                        int jj = 0;
+                        for (; jj + 2 <= count; jj += 2)
+                        {
+                            float* v0 = vBase + rows[jj], v1 = vBase + rows[jj + 1];
+                            var p0v = Vector512.Create(pg[jj]);
+                            var p1v = Vector512.Create(pg[jj + 1]);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
+                            a2 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 32), a2);
+                            a3 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 48), a3);
+                            b0 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1), b0);
+                            b1 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 16), b1);
+                            b2 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 32), b2);
+                            b3 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 48), b3);
+                        }
+                        if (jj < count)
+                        {
+                            float* v0 = vBase + rows[jj];
+                            var p0v = Vector512.Create(pg[jj]);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
+                            a2 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 32), a2);
+                            a3 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 48), a3);
+                        }
+                        (a0 + b0).Store(a);
+                        (a1 + b1).Store(a + 16);
+                        (a2 + b2).Store(a + 32);
+                        (a3 + b3).Store(a + 48);
+                        continue;
+                    }
+                    int i = 0;
+                    for (; i + 2 <= vecs; i += 2)
+                    {
+                        Vector512<float> a0 = Vector512.Load(a + i * 16), a1 = Vector512.Load(a + i * 16 + 16), b0 = default, b1 = default;
+                        int j = 0;
+                        for (; j + 2 <= count; j += 2)
+                        {
+                            float* v0 = vBase + rows[j] + i * 16, v1 = vBase + rows[j + 1] + i * 16;
+                            var p0v = Vector512.Create(pg[j]);
+                            var p1v = Vector512.Create(pg[j + 1]);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
+                            b0 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1), b0);
+                            b1 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 16), b1);
+                        }
+                        if (j < count)
+                        {
+                            float* v0 = vBase + rows[j] + i * 16;
+                            var p0v = Vector512.Create(pg[j]);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
+                        }
+                        (a0 + b0).Store(a + i * 16);
+                        (a1 + b1).Store(a + i * 16 + 16);
+                    }
+                    if (i < vecs)
+                    {
+                        Vector512<float> a0 = Vector512.Load(a + i * 16), b0 = default;
+                        int j = 0;
+                        for (; j + 2 <= count; j += 2)
+                        {
+                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), Vector512.Load(vBase + rows[j] + i * 16), a0);
+                            b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j + 1]), Vector512.Load(vBase + rows[j + 1] + i * 16), b0);
+                        }
+                        if (j < count) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), Vector512.Load(vBase + rows[j] + i * 16), a0);
+                        (a0 + b0).Store(a + i * 16);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Offsets of the next <paramref name="count"/> key rows, advancing (block, slot) through the block table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FillRows(long* rows, int count, int* table, ref int block, ref int slot, int bs, long blockStride, long slotStride)
+    {
+        for (int j = 0; j < count; j++)
+        {
+            rows[j] = table[block] * blockStride + slot * slotStride;
+            if (++slot == bs) { slot = 0; block++; }
+        }
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxOf(Vector512<float> v)
+    {
+        var h = Vector256.Max(v.GetLower(), v.GetUpper());
+        var q = Vector128.Max(h.GetLower(), h.GetUpper());
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
+        return MathF.Max(q.ToScalar(), q.GetElement(1));
+    }
+
+    // Lane selectors for the transpose-add tree (indices ≥ 16 pick from the second operand).
+    private static readonly Vector512<int> Lo1 = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    private static readonly Vector512<int> Hi1 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    private static readonly Vector512<int> Lo2 = Vector512.Create(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    private static readonly Vector512<int> Hi2 = Vector512.Create(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    private static readonly Vector512<int> Lo3 = Vector512.Create(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    private static readonly Vector512<int> Hi3 = Vector512.Create(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    private static readonly Vector512<int> Lo4 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> Hi4 = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pair(Vector512<float> a, Vector512<float> b, Vector512<int> lo, Vector512<int> hi) =>
+        Avx512F.PermuteVar16x32x2(a, lo, b) + Avx512F.PermuteVar16x32x2(a, hi, b);
+
+    /// <summary>
+    /// [Σ v₀, Σ v₁, …, Σ v₁₅] of 16 vectors: each level pairs vectors and halves the lanes each one
+    /// occupies (8, 4, 2, 1), so 16 horizontal sums cost 30 permutes and 15 adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> TransposeSum16(Vector512<float>* v)
+    {
+        var r0 = Pair(v[0], v[1], Lo1, Hi1); var r1 = Pair(v[2], v[3], Lo1, Hi1);
+        var r2 = Pair(v[4], v[5], Lo1, Hi1); var r3 = Pair(v[6], v[7], Lo1, Hi1);
+        var r4 = Pair(v[8], v[9], Lo1, Hi1); var r5 = Pair(v[10], v[11], Lo1, Hi1);
+        var r6 = Pair(v[12], v[13], Lo1, Hi1); var r7 = Pair(v[14], v[15], Lo1, Hi1);
+        var s0 = Pair(r0, r1, Lo2, Hi2); var s1 = Pair(r2, r3, Lo2, Hi2);
+        var s2 = Pair(r4, r5, Lo2, Hi2); var s3 = Pair(r6, r7, Lo2, Hi2);
+        var t0 = Pair(s0, s1, Lo3, Hi3); var t1 = Pair(s2, s3, Lo3, Hi3);
+        return Pair(t0, t1, Lo4, Hi4);
+    }
+
+    /// <summary>Combines the split partials of every (row, query head) into the normalised output (on the calling thread).</summary>
+    private static void Merge(Job* job)
+    {
+        int hd = job->HeadDim, heads = job->Heads;
+        float* acc = stackalloc float[MaxStackHeadDim];
+        for (int s = 0; s < job->Sequences; s++)
+        {
+            int* d = job->Descriptors + s * DescriptorInts;
+            int splits = d[5];
+            if (splits == 1) continue;
+            for (int t = 0; t < d[3]; t++)
+            {
+                float* first = job->Partials + (d[0] + (long)t * splits) * job->PartialStride;
+                for (int h = 0; h < heads; h++)
+                {
+                    float max = float.NegativeInfinity;
+                    for (int i = 0; i < splits; i++) max = Math.Max(max, first[i * job->PartialStride + h]);
+                    float sum = 0;
+                    new Span<float>(acc, hd).Clear();
+                    for (int i = 0; i < splits; i++)
+                    {
+                        float* p = first + i * job->PartialStride;
+                        float li = p[heads + h];
+                        if (li == 0) continue; // empty split
+                        float w = MathF.Exp(p[h] - max);
+                        sum += li * w;
+                        VectorMath.MultiplyAdd(acc, p + 2 * heads + h * hd, hd, w, job->Isa);
+                    }
+                    float* o = job->Out + ((long)(d[1] + t) * heads + h) * hd;
+                    float inv = 1f / sum;
+                    for (int i = 0; i < hd; i++) o[i] = acc[i] * inv;
+                }
+            }
         }
     }
 

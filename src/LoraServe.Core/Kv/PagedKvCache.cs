@@ -23,7 +23,9 @@ public sealed unsafe class PagedKvCache : IDisposable
         NumKvHeads = numKvHeads;
         HeadDim = headDim;
         BlockStride = (long)blockSize * numKvHeads * headDim;
-        _buffer = new NativeBuffer(2L * layers * numBlocks * BlockStride * sizeof(float), zero: false);
+        // Zeroed up front: that commits every page now, so no decode step pays page faults (in a VM each
+        // costs microseconds) when its new token's K/V lands on a page never written before.
+        _buffer = new NativeBuffer(2L * layers * numBlocks * BlockStride * sizeof(float), zero: true);
     }
 
     public int Layers { get; }

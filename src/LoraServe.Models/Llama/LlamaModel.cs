@@ -70,9 +70,12 @@ public sealed class LlamaModel : IDisposable
         {
             var w = Weights.Layers[l];
             RmsNorm.Apply(h, w.InputNorm, c.RmsNormEps, normed, tokens);
-            Linear(normed, tokens, w.Q, w.QBias, q);
-            Linear(normed, tokens, w.K, w.KBias, k);
-            Linear(normed, tokens, w.V, w.VBias, v);
+            // q/k/v (and gate/up below) share their input: one call, which at batch-1 decode is one
+            // kernel launch over the three matrices (Gemm's shared-input overloads).
+            Gemm.MatMulTransposed(normed, tokens, w.Q, q, w.K, k, w.V, v);
+            if (w.QBias is not null) AddBias(q, w.QBias, tokens);
+            if (w.KBias is not null) AddBias(k, w.KBias, tokens);
+            if (w.VBias is not null) AddBias(v, w.VBias, tokens);
             if (batch.Delta is { } d)
             {
                 d.Apply(l, LinearKind.Q, normed, q, tokens);
@@ -90,8 +93,9 @@ public sealed class LlamaModel : IDisposable
             batch.Delta?.Apply(l, LinearKind.O, attn, h, tokens);
 
             RmsNorm.Apply(h, w.PostAttentionNorm, c.RmsNormEps, normed, tokens);
-            Linear(normed, tokens, w.Gate, w.GateBias, gate);
-            Linear(normed, tokens, w.Up, w.UpBias, up);
+            Gemm.MatMulTransposed(normed, tokens, w.Gate, gate, w.Up, up);
+            if (w.GateBias is not null) AddBias(gate, w.GateBias, tokens);
+            if (w.UpBias is not null) AddBias(up, w.UpBias, tokens);
             if (batch.Delta is { } dm)
             {
                 dm.Apply(l, LinearKind.Gate, normed, gate, tokens);
@@ -121,12 +125,6 @@ public sealed class LlamaModel : IDisposable
             if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokenIds), id, $"token id {id} at row {t} is outside the vocabulary of {vocab}");
             Weights.Embedding.ReadRow(id, h.Slice(t * hidden, hidden));
         }
-    }
-
-    private static void Linear(ReadOnlySpan<float> x, int tokens, WeightMatrix w, float[]? bias, Span<float> y)
-    {
-        Gemm.MatMulTransposed(x, tokens, w, y);
-        if (bias is not null) AddBias(y, bias, tokens);
     }
 
     private static void AddBias(Span<float> y, ReadOnlySpan<float> bias, int rows)

@@ -5,8 +5,17 @@ using LoraServe.Core.Threading;
 
 namespace LoraServe.Core.Tests.Kernels;
 
-public sealed unsafe class GemmTests
+public sealed unsafe class GemmTests : IDisposable
 {
+    private readonly int _gemvMinBytes = Gemm.Tuning.GemvMinBytes;
+
+    // The test matrices are small: let every batch-1 BF16 product take the GEMV kernel (production
+    // sends matrices under 1 MB to the tiles), so its odd sizes, tails and ISA paths are all covered.
+    // Test classes run one at a time (AssemblySettings), so this process-wide switch is safe.
+    public GemmTests() => Gemm.Tuning.GemvMinBytes = 0;
+
+    public void Dispose() => Gemm.Tuning.GemvMinBytes = _gemvMinBytes;
+
     private static readonly int[] Ms = [1, 3, 17, 130];
     // 48 (a multiple of 16) takes the in-place paths: f32 W read directly, 16-bit W widened inside the
     // tile for m ≤ Gemm.Tuning.FusedMaxM; the others take the zero-padded, widened-into-scratch path.
@@ -48,6 +57,77 @@ public sealed unsafe class GemmTests
             }
     }
 
+    public static TheoryData<DType, IsaLevel, int> SharedInputCases()
+    {
+        var data = new TheoryData<DType, IsaLevel, int>();
+        foreach (var dtype in new[] { DType.F32, DType.BF16 })
+            foreach (var isa in IsaScope.Levels())
+                foreach (int m in new[] { 1, 3 })
+                    data.Add(dtype, isa, m);
+        return data;
+    }
+
+    /// <summary>
+    /// The shared-input overloads (q/k/v, gate/up) equal separate calls bit for bit: at batch 1 with
+    /// BF16 weights they run as one job over all matrices, otherwise as separate calls.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SharedInputCases))]
+    public void Shared_input_products_equal_separate_calls(DType dtype, IsaLevel isa, int m)
+    {
+        using var scope = new IsaScope(isa);
+        foreach (int k in new[] { 7, 48, 577, 1536 })
+        {
+            using var w0 = RandomWeights(191, k, dtype, seed: 1);
+            using var w1 = RandomWeights(5, k, dtype, seed: 2);
+            using var w2 = RandomWeights(64, k, dtype, seed: 3);
+            var x = TensorCheck.Random(m * k, seed: k);
+            var e0 = new float[m * 191];
+            var e1 = new float[m * 5];
+            var e2 = new float[m * 64];
+            Gemm.MatMulTransposed(x, m, w0.Matrix, e0);
+            Gemm.MatMulTransposed(x, m, w1.Matrix, e1);
+            Gemm.MatMulTransposed(x, m, w2.Matrix, e2);
+            var y0 = new float[m * 191];
+            var y1 = new float[m * 5];
+            var y2 = new float[m * 64];
+            Gemm.MatMulTransposed(x, m, w0.Matrix, y0, w1.Matrix, y1, w2.Matrix, y2);
+            Assert.Equal(e0, y0);
+            Assert.Equal(e1, y1);
+            Assert.Equal(e2, y2);
+            Array.Clear(y0);
+            Array.Clear(y2);
+            Gemm.MatMulTransposed(x, m, w2.Matrix, y2, w0.Matrix, y0);
+            Assert.Equal(e0, y0);
+            Assert.Equal(e2, y2);
+            var (expected, scale) = Reference(x, m, w0.Matrix, null);
+            TensorCheck.Close($"shared {dtype} {isa} m={m} k={k}", expected, scale, y0, RelTol);
+            using (KernelThreadPool.LimitCurrentThread(1))
+            {
+                Array.Clear(y0);
+                Gemm.MatMulTransposed(x, m, w0.Matrix, y0, w1.Matrix, y1, w2.Matrix, y2);
+            }
+            Assert.Equal(e0, y0);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(IsaCases))]
+    public void Batch1_bf16_below_the_gemv_threshold_takes_the_tiles_and_matches_reference(IsaLevel isa)
+    {
+        using var scope = new IsaScope(isa);
+        Gemm.Tuning.GemvMinBytes = 1 << 20;
+        foreach (int k in new[] { 48, 577 })
+        {
+            using var weights = RandomWeights(191, k, DType.BF16, seed: k);
+            var x = TensorCheck.Random(k, seed: 5);
+            var y = new float[191];
+            Gemm.MatMulTransposed(x, 1, weights.Matrix, y);
+            var (expected, scale) = Reference(x, 1, weights.Matrix, null);
+            TensorCheck.Close($"tiles {isa} k={k}", expected, scale, y, RelTol);
+        }
+    }
+
     [Theory]
     [InlineData(DType.F32, 1040)]
     [InlineData(DType.BF16, 1040)]
@@ -74,6 +154,8 @@ public sealed unsafe class GemmTests
     [InlineData(DType.F32, 130, 576)]
     [InlineData(DType.BF16, 9, 576)]
     [InlineData(DType.F16, 2, 576)]
+    [InlineData(DType.BF16, 1, 577)]
+    [InlineData(DType.BF16, 1, 1536)]
     public void Multi_threaded_result_equals_single_threaded_bit_for_bit(DType dtype, int m, int k)
     {
         // Tiling over n and the order of every sum do not depend on the thread count, only which

@@ -87,6 +87,99 @@ public sealed class PagedAttentionTests
         Assert.Equal(output, single);
     }
 
+    public static TheoryData<IsaLevel, int, int, int> SplitCases()
+    {
+        var data = new TheoryData<IsaLevel, int, int, int>();
+        foreach (var isa in IsaScope.Levels())
+            foreach (int hd in new[] { 18, 48, 64 })
+                foreach (int window in new[] { 0, 5, 70 })
+                    for (int shape = 0; shape < 4; shape++)
+                        data.Add(isa, hd, window, shape);
+        return data;
+    }
+
+    /// <summary>
+    /// Calls with fewer than 16 query tokens, where keys are split across work items and the partials
+    /// merged (flash-decoding): one long decode (10 splits of 32), two sequences (4 and 3 splits of 64),
+    /// an 8-token chunk (2 splits of 48), and a 2-token chunk (3 splits of 32) whose first token's last
+    /// split is empty. head_dim 48 and 64 take the Vector512 chunk-of-16 path (3 vectors per row, and
+    /// the unrolled 4-vector path), 18 the generic one.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SplitCases))]
+    public void Split_keys_match_contiguous_float64_reference(IsaLevel isa, int hd, int window, int shape)
+    {
+        using var scope = new IsaScope(isa);
+        (int nKv, int nHeads, (int Start, int Count)[] shapes) = shape switch
+        {
+            0 => (2, 6, new[] { (300, 1) }),
+            1 => (2, 6, new[] { (200, 1), (130, 3) }),
+            2 => (1, 3, new[] { (60, 8) }),
+            _ => (2, 6, new[] { (63, 2) }),
+        };
+        float scale = 1 / MathF.Sqrt(hd);
+        var rowLen = nKv * hd;
+        var rng = new Random(shape);
+        using var cache = new PagedKvCache(1, numBlocks: 200, BlockSize, nKv, hd);
+        var freeBlocks = Enumerable.Range(0, 200).OrderBy(_ => rng.Next()).ToArray();
+        int nextBlock = 0;
+        var keys = new float[shapes.Length][];
+        var values = new float[shapes.Length][];
+        var sequences = new AttentionSequence[shapes.Length];
+        int offset = 0;
+        for (int s = 0; s < shapes.Length; s++)
+        {
+            int total = shapes[s].Start + shapes[s].Count;
+            var table = freeBlocks.AsSpan(nextBlock, (total + BlockSize - 1) / BlockSize).ToArray();
+            nextBlock += table.Length;
+            keys[s] = TensorCheck.Random(total * rowLen, seed: 100 + s, range: 2);
+            values[s] = TensorCheck.Random(total * rowLen, seed: 200 + s);
+            cache.Write(0, table, 0, keys[s], values[s], total);
+            sequences[s] = new AttentionSequence(offset, shapes[s].Count, shapes[s].Start, table);
+            offset += shapes[s].Count;
+        }
+        var q = TensorCheck.Random(offset * nHeads * hd, seed: 7, range: 2);
+        var expected = Reference(q, keys, values, sequences, nHeads, nKv, hd, scale, window);
+        var output = new float[q.Length];
+        PagedAttention.Forward(q, sequences, cache, 0, nHeads, scale, output, window);
+        TensorCheck.Close($"attention {isa} hd={hd} window={window} shape={shape}", expected, new double[expected.Length], output, 0, 2e-6);
+
+        var single = new float[q.Length];
+        using (KernelThreadPool.LimitCurrentThread(1))
+            PagedAttention.Forward(q, sequences, cache, 0, nHeads, scale, single, window);
+        Assert.Equal(output, single);
+    }
+
+    private static double[] Reference(float[] q, float[][] keys, float[][] values, AttentionSequence[] sequences, int nHeads, int nKv, int hd, float scale, int window)
+    {
+        int rowLen = nKv * hd;
+        var expected = new double[q.Length];
+        for (int s = 0; s < sequences.Length; s++)
+            for (int t = 0; t < sequences[s].TokenCount; t++)
+                for (int h = 0; h < nHeads; h++)
+                {
+                    int pos = sequences[s].StartPosition + t, kvh = h / (nHeads / nKv), row = sequences[s].TokenOffset + t;
+                    int first = window > 0 ? Math.Max(0, pos - window + 1) : 0;
+                    var w = new double[pos + 1];
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int p = first; p <= pos; p++)
+                    {
+                        double d = 0;
+                        for (int i = 0; i < hd; i++) d += (double)q[(row * nHeads + h) * hd + i] * keys[s][p * rowLen + kvh * hd + i];
+                        w[p] = d * scale;
+                        max = Math.Max(max, w[p]);
+                    }
+                    for (int p = first; p <= pos; p++) sum += w[p] = Math.Exp(w[p] - max);
+                    for (int i = 0; i < hd; i++)
+                    {
+                        double o = 0;
+                        for (int p = first; p <= pos; p++) o += w[p] / sum * values[s][p * rowLen + kvh * hd + i];
+                        expected[(row * nHeads + h) * hd + i] = o;
+                    }
+                }
+        return expected;
+    }
+
     [Fact]
     public void Long_context_with_large_scores_stays_finite()
     {

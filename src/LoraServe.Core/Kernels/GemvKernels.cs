@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using LoraServe.Core.Tensors;
+
+namespace LoraServe.Core.Kernels;
+
+/// <summary>
+/// Batch-1 decode products y (+)= x·Wᵀ with BF16 weights read in place: the memory-bound case, where
+/// the only goal is to stream W at the machine's read bandwidth. Hand-written because no .NET library
+/// multiplies by bfloat16 weights without widening them into a float copy first (which would read and
+/// write the matrix twice).
+///
+/// <list type="bullet">
+/// <item>Even/odd split instead of widening: a 64-byte load holds 32 bf16 = 16 uint32 lanes; lane i
+///   holds element 2i in its low half and 2i+1 in its high half, so <c>v &lt;&lt; 16</c> is element 2i
+///   as f32 and <c>v &amp; 0xFFFF0000</c> is element 2i+1, exactly. x is split once per call into
+///   x_even / x_odd, so a row's dot product costs per 64 bytes one load, one shift, one and, two FMAs —
+///   no vpmovzxwd (a cross-lane shuffle) per 32 bytes as in the GEMM tile.</item>
+/// <item>Rows are walked one after another, so a task reads one contiguous run of memory (its rows
+///   are adjacent in W) — a single sequential stream the hardware prefetchers follow. The 4×6 and
+///   1×6 GEMM tiles read six rows at once: six short streams (1–3 KB each) that the prefetchers
+///   barely ramp up on before they end.</item>
+/// <item>Software prefetch <see cref="Gemm.Tuning.GemvPrefetchBytes"/> ahead of the read pointer, one
+///   per 64 bytes consumed, plus one burst over a task's first bytes: hardware prefetchers stop at
+///   4 KB page boundaries (weights are memory-mapped file pages), software prefetches do not.</item>
+/// <item>Eight independent accumulators per row (four 64-byte loads per iteration × even/odd; the
+///   Vector256 path four), one horizontal sum per row; each output element is summed in a fixed
+///   order whatever the thread count.</item>
+/// </list>
+/// </summary>
+internal static unsafe class GemvKernels
+{
+    /// <summary>
+    /// Rows [first, first + rows) of W (BF16, row length k, rows contiguous) against x: xEven[i] = x[2i],
+    /// xOdd[i] = x[2i + 1] for i &lt; k / 2 (x itself for the scalar tail), y[r] (+)= dot.
+    /// </summary>
+    public static void RowsBf16(IsaLevel isa, float* x, float* xEven, float* xOdd, int k, ushort* w, int first, int rows,
+        float* y, bool accumulate, int prefetchBytes)
+    {
+        if (isa == IsaLevel.Vector512) RowsBf16V512(x, xEven, xOdd, k, w, first, rows, y, accumulate, prefetchBytes);
+        else RowsBf16V256(x, xEven, xOdd, k, w, first, rows, y, accumulate, prefetchBytes);
+    }
+
+    private static void RowsBf16V512(float* x, float* xEven, float* xOdd, int k, ushort* w, int first, int rows,
+        float* y, bool accumulate, int prefetchBytes)
+    {
+        int chunks = k / 32;
+        int tail = chunks * 32;
+        var highMask = Vector512.Create(0xFFFF0000u);
+        PrefetchStart(w + (long)first * k, prefetchBytes);
+        for (int r = first; r < first + rows; r++)
+        {
+            ushort* row = w + (long)r * k;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            int c = 0;
+            for (; c + 4 <= chunks; c += 4)
+            {
+                uint* p = (uint*)(row + c * 32);
+                if (prefetchBytes != 0)
+                {
+                    byte* pf = (byte*)p + prefetchBytes;
+                    Sse.Prefetch0(pf);
+                    Sse.Prefetch0(pf + 64);
+                    Sse.Prefetch0(pf + 128);
+                    Sse.Prefetch0(pf + 192);
+                }
+                var v0 = Vector512.Load(p);
+                var v1 = Vector512.Load(p + 16);
+                var v2 = Vector512.Load(p + 32);
+                var v3 = Vector512.Load(p + 48);
+                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xEven + c * 16), a0);
+                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16), a1);
+                a2 = Vector512.FusedMultiplyAdd((v1 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 16), a2);
+                a3 = Vector512.FusedMultiplyAdd((v1 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 16), a3);
+                a4 = Vector512.FusedMultiplyAdd((v2 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 32), a4);
+                a5 = Vector512.FusedMultiplyAdd((v2 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 32), a5);
+                a6 = Vector512.FusedMultiplyAdd((v3 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 48), a6);
+                a7 = Vector512.FusedMultiplyAdd((v3 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 48), a7);
+            }
+            for (; c < chunks; c++)
+            {
+                uint* p = (uint*)(row + c * 32);
+                var v0 = Vector512.Load(p);
+                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xEven + c * 16), a0);
+                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16), a1);
+            }
+            float sum = Vector512.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
+            for (int i = tail; i < k; i++) sum += x[i] * BFloat16.ToSingle(row[i]);
+            if (accumulate) y[r] += sum; else y[r] = sum;
+        }
+    }
+
+    private static void RowsBf16V256(float* x, float* xEven, float* xOdd, int k, ushort* w, int first, int rows,
+        float* y, bool accumulate, int prefetchBytes)
+    {
+        int chunks = k / 16; // 32-byte chunks of 16 bf16
+        int tail = chunks * 16;
+        var highMask = Vector256.Create(0xFFFF0000u);
+        PrefetchStart(w + (long)first * k, prefetchBytes);
+        for (int r = first; r < first + rows; r++)
+        {
+            ushort* row = w + (long)r * k;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            int c = 0;
+            for (; c + 2 <= chunks; c += 2)
+            {
+                uint* p = (uint*)(row + c * 16);
+                if (prefetchBytes != 0) Sse.Prefetch0((byte*)p + prefetchBytes);
+                var v0 = Vector256.Load(p);
+                var v1 = Vector256.Load(p + 8);
+                a0 = Vector256.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector256.Load(xEven + c * 8), a0);
+                a1 = Vector256.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector256.Load(xOdd + c * 8), a1);
+                a2 = Vector256.FusedMultiplyAdd((v1 << 16).AsSingle(), Vector256.Load(xEven + c * 8 + 8), a2);
+                a3 = Vector256.FusedMultiplyAdd((v1 & highMask).AsSingle(), Vector256.Load(xOdd + c * 8 + 8), a3);
+            }
+            if (c < chunks)
+            {
+                uint* p = (uint*)(row + c * 16);
+                var v0 = Vector256.Load(p);
+                a0 = Vector256.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector256.Load(xEven + c * 8), a0);
+                a1 = Vector256.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector256.Load(xOdd + c * 8), a1);
+            }
+            float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+            for (int i = tail; i < k; i++) sum += x[i] * BFloat16.ToSingle(row[i]);
+            if (accumulate) y[r] += sum; else y[r] = sum;
+        }
+    }
+
+    /// <summary>
+    /// The loop prefetches <paramref name="prefetchBytes"/> ahead of what it reads, so a task's first
+    /// <paramref name="prefetchBytes"/> would be read on demand only, one miss chain at a time: at
+    /// ~150 launches per batch-1 step that start-up cost adds up. Prefetch them in one burst instead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchStart(ushort* start, int prefetchBytes)
+    {
+        byte* p = (byte*)((nint)start & ~63);
+        for (int off = 0; off < prefetchBytes; off += 64) Sse.Prefetch0(p + off);
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+
+    /// <summary>xEven[i] = x[2i], xOdd[i] = x[2i + 1] for i &lt; k / 2.</summary>
+    public static void SplitEvenOdd(float* x, int k, float* xEven, float* xOdd, IsaLevel isa)
+    {
+        int i = 0;
+        if (isa == IsaLevel.Vector512)
+        {
+            for (; i + 16 <= k / 2; i += 16)
+            {
+                var a = Vector512.Load(x + 2 * i);
+                var b = Vector512.Load(x + 2 * i + 16);
+                Avx512F.PermuteVar16x32x2(a, EvenLanes, b).Store(xEven + i);
+                Avx512F.PermuteVar16x32x2(a, OddLanes, b).Store(xOdd + i);
+            }
+        }
+        for (; i < k / 2; i++)
+        {
+            xEven[i] = x[2 * i];
+            xOdd[i] = x[2 * i + 1];
+        }
+    }
+}

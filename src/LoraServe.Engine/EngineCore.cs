@@ -46,13 +46,12 @@ public sealed class EngineCore : IDisposable
         _eos = [.. options.EosTokenIds];
         _cache = model.CreateKvCache(options.NumKvBlocks, options.BlockSize);
         Blocks = new KvBlockManager(options.NumKvBlocks, options.BlockSize, options.KvWatermark);
-        // The dlora policy's cost model is measured here, on this machine, unless the caller gives one.
-        var lora = LoraBatchingPolicies.Create(options.LoraPolicy, () => options.LoraCosts ?? LoraCostCalibration.Measure(model), options.LoraCredit);
+        _runner = new ModelRunner(model, _cache);
+        // The dlora policy's cost model is measured here, on this machine, unless the caller gives one
+        // (with the runner's merger, whose buffers it leaves allocated and touched).
+        var lora = LoraBatchingPolicies.Create(options.LoraPolicy, () => options.LoraCosts ?? LoraCostCalibration.Measure(model, merger: _runner.Merger), options.LoraCredit);
         Scheduler = new Scheduler(options.Scheduler, Blocks, FairnessPolicies.Create(options.Policy, options.Fairness), lora);
-        _runner = new ModelRunner(model, _cache)
-        {
-            SwitchCompleted = (adapter, seconds) => lora.OnSwitchCompleted(Scheduler.AdapterKeys.ProfileOf(adapter), seconds),
-        };
+        _runner.SwitchCompleted = (adapter, seconds) => lora.OnSwitchCompleted(Scheduler.AdapterKeys.ProfileOf(adapter), seconds);
         if (options.Clock is { } clock) _clock = clock;
         else
         {

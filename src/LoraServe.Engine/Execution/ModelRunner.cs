@@ -47,6 +47,9 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The adapter merged into the weights now, or null.</summary>
     public LoraAdapter? MergedAdapter => _merger.Merged;
 
+    /// <summary>The runner's merger (the start-up calibration warms its buffers).</summary>
+    internal AdapterMerger Merger => _merger;
+
     /// <summary>Seconds the last step's forward took (merge/unmerge and sampling not included).</summary>
     public double LastForwardSeconds { get; private set; }
 

@@ -49,7 +49,15 @@ public static class LoraCostCalibration
         }
     }
 
-    public static LoraCostModel Measure(LlamaModel model, Settings? settings = null)
+    /// <param name="model">the model, its weights as they are served</param>
+    /// <param name="settings">measurement sizes</param>
+    /// <param name="merger">
+    /// the merger the engine will use: its buffers for merged matrices are then allocated and
+    /// first touched here (every projection: the calibration adapters target all of them), so the
+    /// first real merge costs what later ones do — on the 135M shape ~0.3 s instead of ~1 s of fresh
+    /// page faults. Null: a merger of its own, freed on return.
+    /// </param>
+    public static LoraCostModel Measure(LlamaModel model, Settings? settings = null, AdapterMerger? merger = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var s = settings ?? new Settings();
@@ -124,7 +132,7 @@ public static class LoraCostCalibration
         if (perAdapterByte == 0 && perRowByte == 0)
             perRowByte = Math.Max(e1, 0.01 * baseB) / ((double)b * bytes); // noise ate the difference: keep a small, positive LoRA cost
 
-        var (perElement, perMac) = MeasureSwitch(model, s);
+        var (perElement, perMac) = MeasureSwitch(model, s, merger);
         double ratio = Math.Clamp(baseB / Math.Max(nAdapters, 1e-9), 0.05, 1);
         return new LoraCostModel(
             [(1, base1), (b, Math.Max(baseB, base1))],
@@ -133,13 +141,14 @@ public static class LoraCostCalibration
             ratio);
     }
 
-    private static (double PerElement, double PerMac) MeasureSwitch(LlamaModel model, Settings s)
+    private static (double PerElement, double PerMac) MeasureSwitch(LlamaModel model, Settings s, AdapterMerger? engineMerger)
     {
         var config = model.Config;
         var kinds = LinearKinds.All; // as the unmerged measurement: per-module overheads count too
         var rank1 = BenchAdapters.CreateRandom(config, "calibration-r1", 1, kinds, 2001);
         var rankR = BenchAdapters.CreateRandom(config, "calibration-rr", s.Rank, kinds, 2002);
-        using var merger = new AdapterMerger(model.Weights);
+        using var own = engineMerger is null ? new AdapterMerger(model.Weights) : null;
+        var merger = engineMerger ?? own!;
         double Switch(LoraAdapter a)
         {
             long start = Stopwatch.GetTimestamp();

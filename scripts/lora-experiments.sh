@@ -4,8 +4,8 @@
 # then one table and two plots across workloads. Usage: scripts/lora-experiments.sh [DURATION] [RATE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-20}
-rate=${2:-10}
+duration=${1:-15}
+rate=${2:-14}
 out=${LORA_EXP_OUT:-/tmp/lora-experiments}
 model=$out/smollm2-135m
 # LORASERVE_CLI="dotnet path/to/loraserve.dll" runs a build made elsewhere instead of dotnet run.

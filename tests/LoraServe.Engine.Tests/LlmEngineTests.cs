@@ -66,8 +66,18 @@ public sealed class LlmEngineTests
         var (weights, model) = TestModels.Create();
         using var _ = weights;
         await using var engine = new LlmEngine(model, Options() with { NumKvBlocks = 400 });
+        // The engine may not outrun the reader: from the fourth step on it waits until the reader has
+        // abandoned the stream (a loaded machine once starved the test thread while a tiny model generated
+        // all 1,500 tokens). The cancellation then reaches the engine before that step's successor.
+        using var abandoned = new ManualResetEventSlim();
+        int steps = 0;
+        engine.Core.BeforeForward = _ =>
+        {
+            if (++steps >= 4) abandoned.Wait(Timeout);
+        };
         await foreach (var e in engine.Generate(Req(3, 1500)))
             if (e.Index == 2) break;
+        abandoned.Set();
         await engine.StopAsync(drain: true).WaitAsync(Timeout); // drains only if the abandoned request was cancelled
         Assert.Equal(1, engine.Statistics.FinishedRequests);
         Assert.True(engine.Statistics.GeneratedTokens < 1500);

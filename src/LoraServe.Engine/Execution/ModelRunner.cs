@@ -67,11 +67,8 @@ public sealed class ModelRunner : IDisposable
     {
         var chunks = step.Chunks;
         int n = chunks.Count, tokens = step.TokenCount, vocab = _model.Config.VocabSize;
+        // Every chunk of a merged step belongs to the merged adapter: the scheduler refuses any other plan.
         var merged = step.MergedAdapter;
-        if (merged is not null)
-            for (int k = 0; k < n; k++)
-                if (!ReferenceEquals(chunks[k].Sequence.Adapter, merged))
-                    throw new InvalidOperationException($"a merged step of '{merged.Name}' carries a request of '{chunks[k].Sequence.Adapter?.Name ?? "the base model"}'");
         SwitchTo(merged);
         Grow(ref _order, n);
         Grow(ref _logitIndex, n);

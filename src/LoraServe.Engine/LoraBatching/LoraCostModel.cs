@@ -82,11 +82,16 @@ public sealed class LoraCostModel
     /// <summary>A step of <paramref name="tokens"/> tokens with no LoRA work (= a merged step).</summary>
     public double BaseSeconds(int tokens)
     {
-        if (tokens <= Knots[0]) return _base[0];
+        var (k, w) = Bracket(tokens);
+        return Math.Max(_base[0] * 1e-3, _base[k - 1] + w * (_base[k] - _base[k - 1]));
+    }
+
+    /// <summary>The knots around <paramref name="tokens"/>: k with Knots[k−1] ≤ t ≤ Knots[k], and t's weight on knot k (clamped to [0, 1]).</summary>
+    private static (int K, double W) Bracket(int tokens)
+    {
         int k = 1;
         while (k < Knots.Length - 1 && Knots[k] < tokens) k++;
-        double w = (double)(tokens - Knots[k - 1]) / (Knots[k] - Knots[k - 1]);
-        return Math.Max(_base[0] * 1e-3, _base[k - 1] + w * (_base[k] - _base[k - 1]));
+        return (k, Math.Clamp((double)(tokens - Knots[k - 1]) / (Knots[k] - Knots[k - 1]), 0, 1));
     }
 
     /// <summary>Estimated seconds of a step running <paramref name="selected"/> of <paramref name="candidates"/> in <paramref name="mode"/>.</summary>
@@ -114,10 +119,7 @@ public sealed class LoraCostModel
         {
             // Gradient step of the linear interpolation between the two knots around t.
             double error = seconds - BaseSeconds(tokens);
-            if (tokens <= Knots[0]) { _base[0] += Smoothing * error; return; }
-            int k = 1;
-            while (k < Knots.Length - 1 && Knots[k] < tokens) k++;
-            double w = Math.Min(1, (double)(tokens - Knots[k - 1]) / (Knots[k] - Knots[k - 1]));
+            var (k, w) = Bracket(tokens);
             _base[k - 1] += Smoothing * (1 - w) * error;
             _base[k] += Smoothing * w * error;
             return;

@@ -54,7 +54,7 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
         // Check every module before replacing anything, so a bad adapter leaves the weights as they were.
         foreach (var m in adapter.Modules)
         {
-            var w = Target(weights.Layers[m.Layer], m.Kind);
+            var w = weights.Layers[m.Layer].Matrix(m.Kind);
             if (w.Rows != m.OutFeatures || w.Cols != m.InFeatures)
                 throw new ArgumentException($"adapter '{adapter.Name}' layer {m.Layer} {m.Kind.ModuleName()} is ({m.OutFeatures}, {m.InFeatures}), the weight is ({w.Rows}, {w.Cols})");
         }
@@ -147,9 +147,6 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
         _arenaUsed += bytes;
         return p;
     }
-
-    /// <summary>The projection's matrix now (the merged one while an adapter is merged).</summary>
-    public static WeightMatrix Target(LlamaLayerWeights layer, LinearKind kind) => layer.Matrix(kind);
 
     /// <summary>dst = w + delta, rounded to w's dtype (round-to-nearest-even for BF16, as PyTorch does); parallel over row blocks.</summary>
     private static unsafe void Add(WeightMatrix w, float[] delta, WeightMatrix destination)

@@ -21,7 +21,7 @@ public class LoraPolicyEngineTests
     };
 
     private static unsafe byte[] Snapshot(LoraServe.Models.Llama.LlamaModel model) =>
-        [.. model.Weights.Layers.SelectMany(l => LinearKinds.All.Select(k => AdapterMerger.Target(l, k)))
+        [.. model.Weights.Layers.SelectMany(l => LinearKinds.All.Select(l.Matrix))
             .SelectMany(w => new ReadOnlySpan<byte>((void*)w.Data, (int)w.ByteCount).ToArray())];
 
     /// <summary>

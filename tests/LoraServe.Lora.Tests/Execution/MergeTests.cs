@@ -39,7 +39,7 @@ public class MergeTests
         using var m = new InMemoryModel(config, seed: 22, dtype);
         var (a1, _) = RandomAdapters.Create(config, "a1", 4, LinearKinds.All, 8, false, seed: 1);
         var (a2, _) = RandomAdapters.Create(config, "a2", 2, [LinearKind.Q, LinearKind.V], 4, true, seed: 2);
-        var matrices = LinearKinds.All.Select(k => AdapterMerger.Target(m.Weights.Layers[0], k)).ToArray();
+        var matrices = LinearKinds.All.Select(k => m.Weights.Layers[0].Matrix(k)).ToArray();
         byte[][] Snapshot() => matrices.Select(w => new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray()).ToArray();
         var before = Snapshot();
         using var merger = new AdapterMerger(m.Weights);
@@ -49,7 +49,7 @@ public class MergeTests
             if (i == 0)
             {
                 // The layer now computes with W + s·B·A; the base bytes themselves are never written.
-                var q = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Q);
+                var q = m.Weights.Layers[0].Matrix(LinearKind.Q);
                 Assert.NotSame(matrices[0], q);
                 Assert.NotEqual(before[0], new Span<byte>((void*)q.Data, (int)q.ByteCount).ToArray());
                 Assert.Equal(before[0], Snapshot()[0]);
@@ -59,7 +59,7 @@ public class MergeTests
         var after = Snapshot();
         for (int j = 0; j < matrices.Length; j++)
         {
-            Assert.Same(matrices[j], AdapterMerger.Target(m.Weights.Layers[0], LinearKinds.All[j]));
+            Assert.Same(matrices[j], m.Weights.Layers[0].Matrix(LinearKinds.All[j]));
             Assert.Equal(before[j], after[j]);
         }
     }
@@ -71,7 +71,7 @@ public class MergeTests
         using var m = new InMemoryModel(config, seed: 24);
         var (a1, _) = RandomAdapters.Create(config, "a1", 4, [LinearKind.Q, LinearKind.Down], 8, false, seed: 1);
         var (a2, _) = RandomAdapters.Create(config, "a2", 2, [LinearKind.Q], 4, false, seed: 2);
-        byte[] Q() { var w = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Q); return new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray(); }
+        byte[] Q() { var w = m.Weights.Layers[0].Matrix(LinearKind.Q); return new Span<byte>((void*)w.Data, (int)w.ByteCount).ToArray(); }
         var baseQ = Q();
         using var merger = new AdapterMerger(m.Weights);
         merger.Merge(a1);
@@ -119,7 +119,7 @@ public class MergeTests
         new Span<ushort>((void*)w.Data, before.Length).CopyTo(before);
         using var merger = new AdapterMerger(m.Weights);
         merger.Merge(adapter);
-        var merged = AdapterMerger.Target(m.Weights.Layers[0], LinearKind.Gate);
+        var merged = m.Weights.Layers[0].Matrix(LinearKind.Gate);
         var after = new Span<ushort>((void*)merged.Data, before.Length);
         int exact = 0;
         for (int o = 0; o < w.Rows; o++)

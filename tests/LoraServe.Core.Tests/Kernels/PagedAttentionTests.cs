@@ -52,30 +52,7 @@ public sealed class PagedAttentionTests
             offset += shapes[s].Count;
         }
         var q = TensorCheck.Random(offset * nHeads * hd, seed: 7, range: 2);
-        var expected = new double[q.Length];
-        for (int s = 0; s < shapes.Length; s++)
-            for (int t = 0; t < shapes[s].Count; t++)
-                for (int h = 0; h < nHeads; h++)
-                {
-                    int pos = shapes[s].Start + t, kvh = h / (nHeads / nKv), row = sequences[s].TokenOffset + t;
-                    int first = window > 0 ? Math.Max(0, pos - window + 1) : 0;
-                    var w = new double[pos + 1];
-                    double max = double.NegativeInfinity, sum = 0;
-                    for (int p = first; p <= pos; p++)
-                    {
-                        double d = 0;
-                        for (int i = 0; i < hd; i++) d += (double)q[(row * nHeads + h) * hd + i] * keys[s][p * rowLen + kvh * hd + i];
-                        w[p] = d * scale;
-                        max = Math.Max(max, w[p]);
-                    }
-                    for (int p = first; p <= pos; p++) sum += w[p] = Math.Exp(w[p] - max);
-                    for (int i = 0; i < hd; i++)
-                    {
-                        double o = 0;
-                        for (int p = first; p <= pos; p++) o += w[p] / sum * values[s][p * rowLen + kvh * hd + i];
-                        expected[(row * nHeads + h) * hd + i] = o;
-                    }
-                }
+        var expected = Reference(q, keys, values, sequences, nHeads, nKv, hd, scale, window);
         var output = new float[q.Length];
         PagedAttention.Forward(q, sequences, cache, layer, nHeads, scale, output, window);
         // Outputs are convex combinations of values in [−1, 1]: an absolute tolerance fits.

@@ -1,7 +1,6 @@
-using LoraServe.Engine.Kv;
 using LoraServe.Engine.LoraBatching;
-using LoraServe.Engine.Requests;
 using LoraServe.Engine.Scheduling;
+using LoraServe.Engine.Tests.Scheduling;
 using LoraServe.Lora.Adapters;
 using LoraServe.Models.Llama;
 
@@ -43,51 +42,38 @@ public class LoraPolicySimulationTests
     {
         var rng = new Random(1);
         var lora = LoraBatchingPolicies.Create(policy, MachineModel);
-        var scheduler = new Scheduler(new SchedulerOptions { MaxNumSeqs = 16, MaxNumBatchedTokens = 256 }, new KvBlockManager(256, 16, 0.01), FairnessPolicies.Create(FairnessPolicies.Fcfs), lora);
+        var sim = new SchedulerSimulation(FairnessPolicies.Fcfs, new SchedulerOptions { MaxNumSeqs = 16, MaxNumBatchedTokens = 256 }, 256, 16, 0.01, lora: lora);
         double now = 0, nextArrival = 0, tokens = 0;
-        int merged = 0;
-        long id = 0;
         LoraAdapter? resident = null, mergedNow = null;
         while (now < duration)
         {
-            while (nextArrival <= now)
+            for (; nextArrival <= now; nextArrival += -Math.Log(1 - rng.NextDouble()) / 8.0)
             {
-                var adapter = Adapters[pickAdapter(rng)];
-                var request = new Request { Tenant = "t", Adapter = adapter.Name, PromptTokens = new int[32], Options = new RequestOptions { MaxTokens = 32, IgnoreEos = true } };
-                scheduler.Add(new Sequence(++id, request, 32, nextArrival) { Adapter = adapter }, nextArrival);
-                nextArrival += -Math.Log(1 - rng.NextDouble()) / 8.0;
+                sim.Now = nextArrival;
+                sim.Arrive("t", 32, 32, Adapters[pickAdapter(rng)]);
             }
-            var step = scheduler.Schedule();
-            if (step.IsEmpty)
+            if (!sim.Scheduler.HasWork)
             {
                 now = nextArrival;
                 continue;
             }
+            var step = sim.Step();
             double seconds = TrueStepSeconds(step);
+            lora.OnStepCompleted(step.LoraCandidates, step.LoraPlan!, seconds);
             if (!ReferenceEquals(step.MergedAdapter, mergedNow))
             {
                 mergedNow = step.MergedAdapter;
                 if (mergedNow is not null && !ReferenceEquals(mergedNow, resident))
                 {
-                    seconds += 0.3;
+                    seconds += 0.3; // a merge that computes; re-merging the resident adapter is free, as in AdapterMerger
                     resident = mergedNow;
                     lora.OnSwitchCompleted(AdapterProfile.Of(mergedNow), 0.3);
                 }
             }
-            if (mergedNow is not null) merged++;
-            lora.OnStepCompleted(step.LoraCandidates, step.LoraPlan!, TrueStepSeconds(step));
             now += seconds;
             tokens += step.TokenCount;
-            scheduler.OnStepComputed(step);
-            foreach (var c in step.Scheduled.ToArray())
-            {
-                if (!c.Samples) continue;
-                c.Sequence.Append(1);
-                scheduler.OnTokenGenerated(c.Sequence);
-                if (c.Sequence.OutputCount == c.Sequence.MaxOutputTokens) scheduler.Finish(c.Sequence, FinishReason.Length);
-            }
         }
-        return (tokens / now, merged);
+        return (tokens / now, sim.MergedSteps);
     }
 
     private static Func<Random, int> Zipf(double alpha)

@@ -14,7 +14,7 @@ namespace LoraServe.Bench;
 /// batch 1, 8, 32 with every sequence at a fixed context, prefill tokens/s, and the batch-1 step
 /// time against the physical limit — (weight bytes + KV bytes read per step) ÷ measured bandwidth.
 /// Options: --dtype BF16|F32 (default BF16), --context N (default 256), --prefill N (default 512, 0 = skip),
-/// --batch N (repeatable; default 1, 8 and 32).
+/// --batch N (repeatable; default 1, 8 and 32), --weights auto|mapped|resident (default auto: see WeightPlacement).
 /// </summary>
 public sealed class DecodeBenchmark : IBenchmark
 {
@@ -27,22 +27,25 @@ public sealed class DecodeBenchmark : IBenchmark
         var dtype = DType.BF16;
         int context = 256, prefill = 512;
         var batches = new List<int>();
+        var placement = WeightPlacement.Auto;
         for (int i = 0; i < options.Rest.Count - 1; i++)
         {
             if (options.Rest[i] == "--batch") batches.Add(int.Parse(options.Rest[i + 1]));
             if (options.Rest[i] == "--dtype") dtype = Enum.Parse<DType>(options.Rest[i + 1], ignoreCase: true);
             if (options.Rest[i] == "--context") context = int.Parse(options.Rest[i + 1]);
             if (options.Rest[i] == "--prefill") prefill = int.Parse(options.Rest[i + 1]);
+            if (options.Rest[i] == "--weights") placement = Enum.Parse<WeightPlacement>(options.Rest[i + 1], ignoreCase: true);
         }
         string dir = BenchModels.SmolLM2(dtype);
         var config = ModelConfigLoader.Load(dir);
-        using var model = new LlamaModel(LlamaWeightsLoader.Load(dir, config));
+        using var model = new LlamaModel(LlamaWeightsLoader.Load(dir, config, placement));
         using var probe = new MemoryBandwidthBenchmark.Probe();
         // Bytes a decode step must read: every projection and lm_head once (the tied embedding is
         // lm_head; embedding lookups touch `batch` rows only — an untied embedding matrix is not
         // counted), plus each sequence's K and V for every layer.
         long weightBytes = model.Weights.MatrixBytes - model.Weights.Embedding.ByteCount * (model.Weights.Config.TieWordEmbeddings ? 0 : 1);
-        Console.WriteLine($"model {dir}: {dtype}, {model.Weights.MatrixBytes / 1e6:F1} MB of matrices, {weightBytes / 1e6:F1} MB read per step; context {context}; {options.Reps} pairs per batch");
+        string placed = model.Weights.Owners.Count == 1 && model.Weights.Owners[0] is NativeBuffer ? "resident (huge-page arena)" : "mapped (file pages)";
+        Console.WriteLine($"model {dir}: {dtype}, weights {placed}, {model.Weights.MatrixBytes / 1e6:F1} MB of matrices, {weightBytes / 1e6:F1} MB read per step; context {context}; {options.Reps} pairs per batch");
         Console.WriteLine("Each pair is one bandwidth reading (all kernel threads read a 1 GiB buffer) immediately followed by one decode step;");
         Console.WriteLine("step ÷ bound is the median over pairs of step × bandwidth ÷ bytes, so a neighbour's burst moves both alike.");
         Console.WriteLine();

@@ -6,8 +6,9 @@ using LoraServe.Models.Weights;
 namespace LoraServe.Models;
 
 /// <summary>
-/// Everything loaded from one Hugging Face model directory: config, memory-mapped weights as a
-/// runnable <see cref="LlamaModel"/>, and the tokenizer with its BOS/EOS conventions.
+/// Everything loaded from one Hugging Face model directory: config, weights (placed as
+/// <see cref="WeightPlacement"/> says) as a runnable <see cref="LlamaModel"/>, and the tokenizer
+/// with its BOS/EOS conventions.
 /// </summary>
 public sealed class PretrainedModel : IDisposable
 {
@@ -28,11 +29,11 @@ public sealed class PretrainedModel : IDisposable
     public IReadOnlyList<int> EosTokenIds => Tokenizer.EosTokenIds.Count > 0 ? Tokenizer.EosTokenIds : Config.EosTokenIds;
 
     /// <summary>Loads <paramref name="directory"/>; throws <see cref="ModelFormatException"/> naming the bad file or tensor.</summary>
-    public static PretrainedModel Load(string directory)
+    public static PretrainedModel Load(string directory, WeightPlacement placement = WeightPlacement.Auto)
     {
         var config = ModelConfigLoader.Load(directory);
         var tokenizer = HfTokenizer.Load(directory);
-        var weights = LlamaWeightsLoader.Load(directory, config);
+        var weights = LlamaWeightsLoader.Load(directory, config, placement);
         return new PretrainedModel(Path.GetFullPath(directory), config, new LlamaModel(weights), tokenizer);
     }
 

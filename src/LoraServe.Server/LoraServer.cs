@@ -50,7 +50,7 @@ public sealed class LoraServer : IAsyncDisposable
             : options.ApiKey is { } key ? ApiKeyAuthenticator.SingleKey(key) : ApiKeyAuthenticator.Open();
         var paths = new AdapterPathPolicy(options.AdapterRoots);
 
-        var model = PretrainedModel.Load(options.ModelDirectory);
+        var model = PretrainedModel.Load(options.ModelDirectory, options.WeightPlacement);
         LlmEngine? engine = null;
         try
         {

@@ -1,5 +1,6 @@
 using LoraServe.Engine.LoraBatching;
 using LoraServe.Engine.Scheduling;
+using LoraServe.Models.Weights;
 
 namespace LoraServe.Server;
 
@@ -11,6 +12,9 @@ public sealed record ServerOptions
 {
     /// <summary>--model: Hugging Face model directory.</summary>
     public required string ModelDirectory { get; init; }
+
+    /// <summary>--weights: where the weight matrices live (mapped files or a resident huge-page arena).</summary>
+    public WeightPlacement WeightPlacement { get; init; } = WeightPlacement.Auto;
 
     /// <summary>--served-model-name: the base model's id in the API; default: --model as given.</summary>
     public string? ServedModelName { get; init; }

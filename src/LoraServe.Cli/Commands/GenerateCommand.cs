@@ -27,8 +27,9 @@ internal static class GenerateCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after an end-of-sequence token" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: prompt and generated token ids, text, per-token log-probabilities, finish reason" };
 
+        var weights = WeightsOption.Create();
         var command = new Command("generate", "Generate a completion for one prompt");
-        foreach (var o in new Option[] { model, adapter, prompt, promptTokens, maxTokens, temperature, topP, topK, seed, ignoreEos, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, weights, adapter, prompt, promptTokens, maxTokens, temperature, topP, topK, seed, ignoreEos, json }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string? text = parse.GetValue(prompt), ids = parse.GetValue(promptTokens);
@@ -42,7 +43,7 @@ internal static class GenerateCommand
             {
                 sampling.Validate();
                 string dir = parse.GetValue(model) ?? DefaultModel.EnsureCreated(Console.Error);
-                using var pretrained = PretrainedModel.Load(dir);
+                using var pretrained = PretrainedModel.Load(dir, parse.GetValue(weights));
                 var promptIds = text is not null ? pretrained.Tokenizer.Encode(text) : ParseTokenIds(ids!, pretrained.Config.VocabSize);
                 var delta = parse.GetValue(adapter) is { } a ? new SingleAdapterDelta(LoadAdapter(a, pretrained)) : null;
                 var options = new GenerationOptions

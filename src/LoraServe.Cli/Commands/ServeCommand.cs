@@ -41,7 +41,8 @@ internal static class ServeCommand
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds in-flight requests may finish on shutdown before they are cancelled", DefaultValueFactory = _ => 30 };
 
         var command = new Command("serve", "Serve an OpenAI-compatible API (completions, chat, models, LoRA adapters, metrics)");
-        foreach (var o in new Option[] { model, servedName, loraModules, maxLoras, maxLoraRank, maxCpuLoras, maxNumSeqs, maxBatchedTokens, host, port, apiKey, scheduler, loraPolicy, tenants, adapterRoots, maxWaiting, maxBody, kvBlocks, blockSize, drain })
+        var weights = WeightsOption.Create();
+        foreach (var o in new Option[] { model, weights, servedName, loraModules, maxLoras, maxLoraRank, maxCpuLoras, maxNumSeqs, maxBatchedTokens, host, port, apiKey, scheduler, loraPolicy, tenants, adapterRoots, maxWaiting, maxBody, kvBlocks, blockSize, drain })
             command.Options.Add(o);
         // A synchronous action on purpose: the web host's own console lifetime then handles Ctrl+C and SIGTERM
         // with a graceful drain, instead of System.CommandLine's short process-termination timeout.
@@ -66,7 +67,7 @@ internal static class ServeCommand
                 }
                 var options = new ServerOptions
                 {
-                    ModelDirectory = dir, ServedModelName = served, LoraModules = modules,
+                    ModelDirectory = dir, WeightPlacement = parse.GetValue(weights), ServedModelName = served, LoraModules = modules,
                     Host = parse.GetValue(host)!, Port = parse.GetValue(port),
                     ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("LORASERVE_API_KEY") is { Length: > 0 } k ? k : null),
                     TenantsFile = parse.GetValue(tenants), AdapterRoots = parse.GetValue(adapterRoots) ?? [],

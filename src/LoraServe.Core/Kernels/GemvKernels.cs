@@ -45,49 +45,61 @@ internal static unsafe class GemvKernels
     private static void RowsBf16V512(float* x, float* xEven, float* xOdd, int k, ushort* w, int first, int rows,
         float* y, bool accumulate, int prefetchBytes)
     {
-        int chunks = k / 32;
-        int tail = chunks * 32;
+        // The loop walks pointers (no 32-bit index arithmetic, no branch on prefetchBytes inside the
+        // loop: a zero distance prefetches the line being read, a no-op). Measured against the indexed
+        // form it replaced (same arithmetic, same results bit for bit): 1.33–1.35× vs 1.49× the
+        // bandwidth bound on lm_head from the file mapping, 1.26× vs 1.42× from huge pages (docs/kernels.md).
+        nint chunks = k / 32;
+        nint quads = chunks / 4 * 4;
+        int tail = (int)chunks * 32;
+        nint rowBytes = (nint)k * sizeof(ushort);
         var highMask = Vector512.Create(0xFFFF0000u);
-        PrefetchStart(w + (long)first * k, prefetchBytes);
-        for (int r = first; r < first + rows; r++)
+        byte* rowStart = (byte*)(w + (long)first * k);
+        PrefetchStart((ushort*)rowStart, prefetchBytes);
+        for (int r = 0; r < rows; r++, rowStart += rowBytes)
         {
-            ushort* row = w + (long)r * k;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            int c = 0;
-            for (; c + 4 <= chunks; c += 4)
+            byte* p = rowStart;
+            byte* quadEnd = rowStart + quads * 64;
+            byte* chunkEnd = rowStart + chunks * 64;
+            float* xe = xEven, xo = xOdd;
+            while (p < quadEnd)
             {
-                uint* p = (uint*)(row + c * 32);
-                if (prefetchBytes != 0)
-                {
-                    byte* pf = (byte*)p + prefetchBytes;
-                    Sse.Prefetch0(pf);
-                    Sse.Prefetch0(pf + 64);
-                    Sse.Prefetch0(pf + 128);
-                    Sse.Prefetch0(pf + 192);
-                }
-                var v0 = Vector512.Load(p);
-                var v1 = Vector512.Load(p + 16);
-                var v2 = Vector512.Load(p + 32);
-                var v3 = Vector512.Load(p + 48);
-                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xEven + c * 16), a0);
-                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16), a1);
-                a2 = Vector512.FusedMultiplyAdd((v1 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 16), a2);
-                a3 = Vector512.FusedMultiplyAdd((v1 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 16), a3);
-                a4 = Vector512.FusedMultiplyAdd((v2 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 32), a4);
-                a5 = Vector512.FusedMultiplyAdd((v2 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 32), a5);
-                a6 = Vector512.FusedMultiplyAdd((v3 << 16).AsSingle(), Vector512.Load(xEven + c * 16 + 48), a6);
-                a7 = Vector512.FusedMultiplyAdd((v3 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16 + 48), a7);
+                byte* pf = p + prefetchBytes;
+                Sse.Prefetch0(pf);
+                Sse.Prefetch0(pf + 64);
+                Sse.Prefetch0(pf + 128);
+                Sse.Prefetch0(pf + 192);
+                var v0 = Vector512.Load((uint*)p);
+                var v1 = Vector512.Load((uint*)(p + 64));
+                var v2 = Vector512.Load((uint*)(p + 128));
+                var v3 = Vector512.Load((uint*)(p + 192));
+                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xe), a0);
+                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xo), a1);
+                a2 = Vector512.FusedMultiplyAdd((v1 << 16).AsSingle(), Vector512.Load(xe + 16), a2);
+                a3 = Vector512.FusedMultiplyAdd((v1 & highMask).AsSingle(), Vector512.Load(xo + 16), a3);
+                a4 = Vector512.FusedMultiplyAdd((v2 << 16).AsSingle(), Vector512.Load(xe + 32), a4);
+                a5 = Vector512.FusedMultiplyAdd((v2 & highMask).AsSingle(), Vector512.Load(xo + 32), a5);
+                a6 = Vector512.FusedMultiplyAdd((v3 << 16).AsSingle(), Vector512.Load(xe + 48), a6);
+                a7 = Vector512.FusedMultiplyAdd((v3 & highMask).AsSingle(), Vector512.Load(xo + 48), a7);
+                p += 256;
+                xe += 64;
+                xo += 64;
             }
-            for (; c < chunks; c++)
+            while (p < chunkEnd)
             {
-                uint* p = (uint*)(row + c * 32);
-                var v0 = Vector512.Load(p);
-                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xEven + c * 16), a0);
-                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xOdd + c * 16), a1);
+                Sse.Prefetch0(p + prefetchBytes);
+                var v0 = Vector512.Load((uint*)p);
+                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xe), a0);
+                a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xo), a1);
+                p += 64;
+                xe += 16;
+                xo += 16;
             }
             float sum = Vector512.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
+            ushort* row = (ushort*)rowStart;
             for (int i = tail; i < k; i++) sum += x[i] * BFloat16.ToSingle(row[i]);
-            if (accumulate) y[r] += sum; else y[r] = sum;
+            if (accumulate) y[first + r] += sum; else y[first + r] = sum;
         }
     }
 

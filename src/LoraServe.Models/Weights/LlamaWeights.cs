@@ -64,9 +64,10 @@ public sealed class LlamaLayerWeights
 }
 
 /// <summary>
-/// All weights of a Llama-family causal LM. Matrices are views into memory-mapped safetensors
-/// files (kept in their stored dtype); norms and biases are small and widened to float32.
-/// Disposing releases the mappings.
+/// All weights of a Llama-family causal LM. Matrices keep their stored dtype and live where
+/// <see cref="WeightPlacement"/> put them (views into the memory-mapped safetensors files, or one
+/// huge-page arena); norms and biases are small and widened to float32. Disposing releases the
+/// mappings or the arena.
 /// </summary>
 public sealed class LlamaWeights : IDisposable
 {
@@ -83,7 +84,7 @@ public sealed class LlamaWeights : IDisposable
     /// <summary>lm_head.weight (vocab, hidden); the same object as <see cref="Embedding"/> when tied.</summary>
     public required WeightMatrix LmHead { get; init; }
 
-    /// <summary>What keeps the memory behind the matrices alive (mapped files, buffers).</summary>
+    /// <summary>What keeps the memory behind the matrices alive (mapped files, or the resident arena).</summary>
     public IReadOnlyList<IDisposable> Owners { get; init; } = [];
 
     public long MatrixBytes

@@ -6,28 +6,34 @@ namespace LoraServe.Models.Weights;
 
 /// <summary>
 /// Loads a Llama-family checkpoint (Hugging Face tensor names, as LlamaForCausalLM /
-/// MistralForCausalLM / Qwen2ForCausalLM save them) into <see cref="LlamaWeights"/>. Matrices are
-/// views into the copy-on-write mappings — 16-bit weights stay 16-bit and nothing is copied; norms
-/// and biases are widened to float32. Every tensor's shape is checked against the config here, once,
-/// so the forward pass can index without checks. Tensors may mix dtypes.
+/// MistralForCausalLM / Qwen2ForCausalLM save them) into <see cref="LlamaWeights"/>. The files are
+/// memory-mapped (copy-on-write) and every tensor's shape is checked against the config here, once,
+/// so the forward pass can index without checks. Matrices keep their stored dtype (16-bit weights
+/// stay 16-bit) and are then either left as views into the mappings or copied into a huge-page arena,
+/// as <see cref="WeightPlacement"/> says; norms and biases are widened to float32. Tensors may mix dtypes.
 /// </summary>
 public static class LlamaWeightsLoader
 {
     /// <summary>Reads config.json (see <see cref="ModelConfigLoader"/>) and the weights.</summary>
-    public static LlamaWeights Load(string modelDir) => Load(modelDir, ModelConfigLoader.Load(modelDir));
+    public static LlamaWeights Load(string modelDir, WeightPlacement placement = WeightPlacement.Auto) =>
+        Load(modelDir, ModelConfigLoader.Load(modelDir), placement);
 
-    public static LlamaWeights Load(string modelDir, ModelConfig config)
+    public static LlamaWeights Load(string modelDir, ModelConfig config, WeightPlacement placement = WeightPlacement.Auto)
     {
         var store = TensorStore.Open(modelDir);
+        LlamaWeights mapped;
         try
         {
-            return Build(store, config);
+            mapped = Build(store, config);
         }
         catch
         {
             store.Dispose();
             throw;
         }
+        if (ResidentWeights.Resolve(placement, mapped.MatrixBytes, ResidentWeights.AvailableMemoryBytes()) != WeightPlacement.Resident)
+            return mapped;
+        using (mapped) return ResidentWeights.Pack(mapped);
     }
 
     private static LlamaWeights Build(TensorStore store, ModelConfig c)

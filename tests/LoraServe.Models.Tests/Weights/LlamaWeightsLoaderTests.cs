@@ -105,7 +105,7 @@ public sealed class LlamaWeightsLoaderTests : IDisposable
     public void Weights_stay_in_their_stored_dtype_as_views_into_the_mapping(DType dtype)
     {
         RandomModelWriter.Write(_dir.Path, ModelShape.Tiny(Vocab), seed: 3, dtype);
-        using var w = LlamaWeightsLoader.Load(_dir.Path);
+        using var w = LlamaWeightsLoader.Load(_dir.Path, WeightPlacement.Mapped);
         var file = Assert.IsType<SafetensorsFile>(Assert.Single(w.Owners));
         Assert.Equal(dtype, w.Embedding.DType);
         Assert.Equal(dtype, w.Layers[1].Down.DType);
@@ -140,8 +140,8 @@ public sealed class LlamaWeightsLoaderTests : IDisposable
         using var shardedDir = new TestDirectory();
         RandomModelWriter.Write(_dir.Path, shape, seed: 5, DType.BF16, shards: 1);
         RandomModelWriter.Write(shardedDir.Path, shape, seed: 5, DType.BF16, shards: 4);
-        using var one = LlamaWeightsLoader.Load(_dir.Path);
-        using var four = LlamaWeightsLoader.Load(shardedDir.Path);
+        using var one = LlamaWeightsLoader.Load(_dir.Path, WeightPlacement.Resident);
+        using var four = LlamaWeightsLoader.Load(shardedDir.Path, WeightPlacement.Mapped);
         Assert.Equal(4, four.Owners.Count);
         AssertSameMatrix(one.Embedding, four.Embedding);
         AssertSameMatrix(one.LmHead, four.LmHead);
@@ -256,7 +256,7 @@ public sealed class LlamaWeightsLoaderTests : IDisposable
     public void Disposing_the_weights_unmaps_the_files()
     {
         RandomModelWriter.Write(_dir.Path, ModelShape.Tiny(Vocab), seed: 1, DType.BF16, shards: 2);
-        var w = LlamaWeightsLoader.Load(_dir.Path);
+        var w = LlamaWeightsLoader.Load(_dir.Path, WeightPlacement.Mapped);
         var files = w.Owners.Cast<SafetensorsFile>().ToArray();
         w.Dispose();
         Assert.Equal(2, files.Length);

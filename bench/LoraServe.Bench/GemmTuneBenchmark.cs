@@ -7,7 +7,7 @@ namespace LoraServe.Bench;
 /// Sweeps one GEMM blocking parameter (Gemm.Tuning) on the SmolLM2 shapes. Configurations are timed
 /// round-robin, rep by rep, so a noisy neighbour slows all of them alike and the comparison of
 /// medians stays fair on a shared machine.
-/// Usage: gemm-tune --param kc|block-rows|fused-max-m|decode-block-bytes|prefetch-tiles|gemv|gemv-prefetch|gemv-task-bytes|gemv-tasks-per-thread|gemv-min-bytes --values 256,512,1024 [--m N]... [--dtype BF16]
+/// Usage: gemm-tune --param kc|block-rows|fused-max-m|decode-block-bytes|prefetch-tiles|gemv|gemv-prefetch|gemv-granule-bytes|gemv-min-bytes --values 256,512,1024 [--m N]... [--dtype BF16]
 /// </summary>
 public sealed class GemmTuneBenchmark : IBenchmark
 {
@@ -18,7 +18,7 @@ public sealed class GemmTuneBenchmark : IBenchmark
 
     public string Name => "gemm-tune";
 
-    public string Description => "round-robin sweep of one GEMM blocking parameter (kc, block-rows, fused-max-m, decode-block-bytes, prefetch-tiles, gemv, gemv-prefetch, gemv-task-bytes, gemv-tasks-per-thread, gemv-min-bytes)";
+    public string Description => "round-robin sweep of one GEMM blocking parameter (kc, block-rows, fused-max-m, decode-block-bytes, prefetch-tiles, gemv, gemv-prefetch, gemv-granule-bytes, gemv-min-bytes)";
 
     public void Run(BenchOptions options)
     {
@@ -47,8 +47,7 @@ public sealed class GemmTuneBenchmark : IBenchmark
             "gemv" => v => Gemm.Tuning.Gemv = v,
             "gemv-min-bytes" => v => Gemm.Tuning.GemvMinBytes = v,
             "gemv-prefetch" => v => Gemm.Tuning.GemvPrefetchBytes = v,
-            "gemv-task-bytes" => v => Gemm.Tuning.GemvTaskBytes = v,
-            "gemv-tasks-per-thread" => v => Gemm.Tuning.GemvTasksPerThread = v,
+            "gemv-granule-bytes" => v => Gemm.Tuning.GemvGranuleBytes = v,
             _ => throw new ArgumentException($"unknown parameter '{param}'"),
         };
         Console.WriteLine($"| matrix | M | {string.Join(" | ", values.Select(v => $"{param}={v} GFLOP/s"))} |");

@@ -77,14 +77,12 @@ public static unsafe class Gemm
         public static int GemvPrefetchBytes = 4096;
 
         /// <summary>
-        /// Bytes of W one batch-1 GEMV task streams (a contiguous run of whole rows), before balancing.
-        /// Longer streams restart cold less often: 256 KB → 1 MB with 4 → 2 tasks per thread measured
-        /// 1.49 → 1.47× the bound per decode step, and 1.40× together with the smaller GemvMinBytes.
+        /// Granule of the batch-1 GEMV's schedule, in bytes of W (whole rows, at least one): each thread
+        /// owns a contiguous part of the rows and claims granules from its front; a thread done with
+        /// its part claims granules from the backs of the others. 16 KB (~0.5 µs of streaming) keeps
+        /// the tail short; the claims are one uncontended CAS per granule.
         /// </summary>
-        public static int GemvTaskBytes = 1024 * 1024;
-
-        /// <summary>The batch-1 GEMV makes at least this many tasks per thread (shorter tasks if needed), for dynamic balancing.</summary>
-        public static int GemvTasksPerThread = 2;
+        public static int GemvGranuleBytes = 16 * 1024;
     }
 
     private const int SmallMBlockBytes = 32 * 1024;
@@ -362,20 +360,33 @@ public static unsafe class Gemm
     {
         public GemvSegments S;
         public float* X, XEven, XOdd;
-        public int* Tasks; // per task: segment, first row, rows
         public int K, PrefetchBytes;
         public bool Accumulate;
         public IsaLevel Isa;
+        /// <summary>Per part, one cache line whose first long packs (back granule &lt;&lt; 32) | front granule.</summary>
+        public long* Parts;
+        public int PartCount, GranuleRows, Rows;
     }
 
-    private const int ScratchGemvTasks = 1;
+    private const int ScratchGemvParts = 1;
+
+    /// <summary>One 64-byte line per part: only its owner and the thieves touch it.</summary>
+    private const int PartStrideLongs = 8;
 
     private static void Gemv(float* x, int k, ushort* w, int n, float* y, bool accumulate) =>
         Gemv(x, k, new GemvSegments { W0 = w, Y0 = y, N0 = n }, accumulate);
 
     /// <summary>
-    /// Batch-1 BF16 product (see <see cref="GemvKernels"/>): tasks are contiguous runs of whole rows of
-    /// one segment; x is split into even/odd halves once for all segments.
+    /// Batch-1 BF16 product (see <see cref="GemvKernels"/>); x is split into even/odd halves once for
+    /// all segments. The segments' rows, laid end to end, are cut into granules of
+    /// <see cref="Tuning.GemvGranuleBytes"/> and into one contiguous part per thread. Each thread
+    /// streams its own part front to back — one long sequential stream, as the hardware prefetchers
+    /// like — and then takes granules from the backs of the other parts until none is left. So the
+    /// threads finish within about one granule of each other even when one joined late or lost its
+    /// core for a while; the guided task list this replaced (up to 1 MB tasks shrinking to an
+    /// eighth) left the caller waiting 0.57 ms per step at its barriers and measured 5–7 % slower
+    /// per decode step (docs/kernels.md). Each row is computed by one call, so results do not
+    /// depend on the thread count or on who took which granule.
     /// </summary>
     private static void Gemv(float* x, int k, GemvSegments segments, bool accumulate)
     {
@@ -390,52 +401,63 @@ public static unsafe class Gemm
         int n = segments.N0 + segments.N1 + segments.N2;
         int threads = (long)n * k < ParallelThresholdMacs ? 1 : KernelThreadPool.AvailableThreads;
         long rowBytes = (long)k * sizeof(ushort);
-        int rows = (int)Math.Max(1, Tuning.GemvTaskBytes / rowBytes);
-        // Several tasks per thread so dynamic scheduling can even out a stolen core.
-        int minTasks = Tuning.GemvTasksPerThread * threads;
-        int big = Math.Max(1, Math.Min(rows, (n + minTasks - 1) / minTasks));
-        // Guided sizes: full-size tasks while much work remains, then shrinking to an eighth, so the
-        // thread that takes the last task finishes soon after the others (each launch is a barrier,
-        // and there are ~150 per batch-1 step).
-        int small = Math.Max(1, big / 8);
-        int maxTasks = n / small + 4;
-        int* table = job.Tasks = (int*)ThreadScratch.Get(ScratchGemvTasks, 3L * maxTasks);
-        int tasks = 0, remaining = n;
-        for (int seg = 0; seg < 3; seg++)
+        job.Rows = n;
+        job.GranuleRows = (int)Math.Clamp(Tuning.GemvGranuleBytes / rowBytes, 1, n);
+        int granules = (n + job.GranuleRows - 1) / job.GranuleRows;
+        int parts = Math.Min(threads, granules);
+        job.PartCount = parts;
+        job.Parts = (long*)ThreadScratch.Get(ScratchGemvParts, (long)parts * PartStrideLongs * sizeof(long) / sizeof(float));
+        for (int p = 0; p < parts; p++)
         {
-            int segRows = seg == 0 ? segments.N0 : seg == 1 ? segments.N1 : segments.N2;
-            for (int first = 0; first < segRows;)
-            {
-                int size = Math.Clamp((remaining + 2 * threads - 1) / (2 * threads), small, big);
-                size = Math.Min(size, segRows - first);
-                table[3 * tasks] = seg;
-                table[3 * tasks + 1] = first;
-                table[3 * tasks + 2] = size;
-                tasks++;
-                first += size;
-                remaining -= size;
-            }
+            long front = (long)granules * p / parts, back = (long)granules * (p + 1) / parts;
+            job.Parts[p * PartStrideLongs] = (back << 32) | front;
         }
-        if (threads <= 1)
+        if (parts <= 1) RunGemvPart(&job, 0);
+        else KernelThreadPool.Run(&RunGemvPart, &job, parts);
+    }
+
+    private static void RunGemvPart(void* state, int part)
+    {
+        var job = (GemvJob*)state;
+        int granule;
+        while ((granule = TakeGranule(job->Parts + part * PartStrideLongs, fromFront: true)) >= 0) RunGranule(job, granule);
+        for (int i = 1; i < job->PartCount; i++)
         {
-            for (int t = 0; t < tasks; t++) RunGemvTask(&job, t);
-        }
-        else
-        {
-            KernelThreadPool.Run(&RunGemvTask, &job, tasks);
+            long* other = job->Parts + (part + i) % job->PartCount * PartStrideLongs;
+            while ((granule = TakeGranule(other, fromFront: false)) >= 0) RunGranule(job, granule);
         }
     }
 
-    private static void RunGemvTask(void* state, int index)
+    /// <summary>Claims the front (owner) or back (thief) granule of a part; −1 when the part is used up.</summary>
+    private static int TakeGranule(long* part, bool fromFront)
     {
-        ref GemvJob job = ref *(GemvJob*)state;
-        int* task = job.Tasks + 3 * index;
-        ushort* w;
-        float* y;
-        if (task[0] == 0) { w = job.S.W0; y = job.S.Y0; }
-        else if (task[0] == 1) { w = job.S.W1; y = job.S.Y1; }
-        else { w = job.S.W2; y = job.S.Y2; }
-        GemvKernels.RowsBf16(job.Isa, job.X, job.XEven, job.XOdd, job.K, w, task[1], task[2], y, job.Accumulate, job.PrefetchBytes);
+        while (true)
+        {
+            long current = Volatile.Read(ref *part);
+            int front = (int)current, back = (int)(current >> 32);
+            if (front >= back) return -1;
+            long next = fromFront ? ((long)back << 32) | (uint)(front + 1) : ((long)(back - 1) << 32) | (uint)front;
+            if (Interlocked.CompareExchange(ref *part, next, current) == current) return fromFront ? front : back - 1;
+        }
+    }
+
+    /// <summary>Rows [granule·GranuleRows, …) of the segments laid end to end; a granule may straddle two segments.</summary>
+    private static void RunGranule(GemvJob* job, int granule)
+    {
+        int first = granule * job->GranuleRows, end = Math.Min(job->Rows, first + job->GranuleRows);
+        ref var s = ref job->S;
+        while (first < end)
+        {
+            ushort* w;
+            float* y;
+            int local, segmentEnd;
+            if (first < s.N0) { w = s.W0; y = s.Y0; local = first; segmentEnd = s.N0; }
+            else if (first < s.N0 + s.N1) { w = s.W1; y = s.Y1; local = first - s.N0; segmentEnd = s.N0 + s.N1; }
+            else { w = s.W2; y = s.Y2; local = first - s.N0 - s.N1; segmentEnd = job->Rows; }
+            int count = Math.Min(end, segmentEnd) - first;
+            GemvKernels.RowsBf16(job->Isa, job->X, job->XEven, job->XOdd, job->K, w, local, count, y, job->Accumulate, job->PrefetchBytes);
+            first += count;
+        }
     }
 
     [DoesNotReturn]

@@ -8,13 +8,65 @@ namespace LoraServe.Core.Tests.Kernels;
 public sealed unsafe class GemmTests : IDisposable
 {
     private readonly int _gemvMinBytes = Gemm.Tuning.GemvMinBytes;
+    private readonly int _gemvGranuleBytes = Gemm.Tuning.GemvGranuleBytes;
 
     // The test matrices are small: let every batch-1 BF16 product take the GEMV kernel (production
-    // sends matrices under 1 MB to the tiles), so its odd sizes, tails and ISA paths are all covered.
+    // sends matrices under 256 KB to the tiles), so its odd sizes, tails and ISA paths are all covered.
     // Test classes run one at a time (AssemblySettings), so this process-wide switch is safe.
     public GemmTests() => Gemm.Tuning.GemvMinBytes = 0;
 
-    public void Dispose() => Gemm.Tuning.GemvMinBytes = _gemvMinBytes;
+    public void Dispose()
+    {
+        Gemm.Tuning.GemvMinBytes = _gemvMinBytes;
+        Gemm.Tuning.GemvGranuleBytes = _gemvGranuleBytes;
+    }
+
+    /// <summary>
+    /// The batch-1 GEMV's schedule (a contiguous part per thread, granules claimed from its front,
+    /// leftovers stolen from the backs) computes every row exactly once: with granules of one row, of
+    /// a few rows straddling the q/k/v segment boundaries, or larger than a whole call, on one thread
+    /// or on all, every output equals the single-threaded separate calls bit for bit and the float64
+    /// reference within tolerance.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3 * 2 * 577)]
+    [InlineData(16 * 1024)]
+    [InlineData(1 << 30)]
+    public void Gemv_schedule_computes_every_row_once_whatever_the_granule(int granuleBytes)
+    {
+        const int k = 577;
+        using var w0 = RandomWeights(191, k, DType.BF16, seed: 11);
+        using var w1 = RandomWeights(5, k, DType.BF16, seed: 12);
+        using var w2 = RandomWeights(64, k, DType.BF16, seed: 13);
+        var x = TensorCheck.Random(k, seed: 14);
+        var e0 = new float[191];
+        var e1 = new float[5];
+        var e2 = new float[64];
+        using (KernelThreadPool.LimitCurrentThread(1))
+        {
+            Gemm.MatMulTransposed(x, 1, w0.Matrix, e0);
+            Gemm.MatMulTransposed(x, 1, w1.Matrix, e1);
+            Gemm.MatMulTransposed(x, 1, w2.Matrix, e2);
+        }
+        Gemm.Tuning.GemvGranuleBytes = granuleBytes;
+        foreach (int threads in new[] { 1, KernelThreadPool.ThreadCount })
+        {
+            using var limit = KernelThreadPool.LimitCurrentThread(threads);
+            for (int rep = 0; rep < 20; rep++)
+            {
+                var y0 = new float[191];
+                var y1 = new float[5];
+                var y2 = new float[64];
+                Gemm.MatMulTransposed(x, 1, w0.Matrix, y0, w1.Matrix, y1, w2.Matrix, y2);
+                Assert.Equal(e0, y0);
+                Assert.Equal(e1, y1);
+                Assert.Equal(e2, y2);
+            }
+        }
+        var (expected, scale) = Reference(x, 1, w0.Matrix, null);
+        TensorCheck.Close($"granule {granuleBytes}", expected, scale, e0, RelTol);
+    }
 
     private static readonly int[] Ms = [1, 3, 17, 130];
     // 48 (a multiple of 16) takes the in-place paths: f32 W read directly, 16-bit W widened inside the

@@ -14,8 +14,9 @@ namespace LoraServe.Core.Kernels;
 /// <item>k is zero-padded to a multiple of <see cref="KAlign"/> so tile kernels have no tails; x is
 ///   copied only when k is not already aligned.</item>
 /// <item>Batch-1 decode with BF16 weights (≥ <see cref="Tuning.GemvMinBytes"/> per call): the
-///   streaming GEMV of <see cref="GemvKernels"/>, tasks = contiguous runs of rows; the shared-input
-///   overloads (q/k/v, gate/up) run their matrices as one job.</item>
+///   streaming GEMV of <see cref="GemvKernels"/>, one contiguous part of the rows per thread, the
+///   leftovers stolen in granules from the other parts' backs; the shared-input overloads (q/k/v,
+///   gate/up) run their matrices as one job.</item>
 /// <item>Decode (m ≤ <see cref="Tuning.FusedMaxM"/>, k aligned): W is read in place (16-bit
 ///   weights widened inside the Vector512 tile), so every weight byte streams from memory exactly
 ///   once per call, without a scratch round trip.</item>

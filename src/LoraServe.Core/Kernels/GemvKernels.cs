@@ -17,13 +17,13 @@ namespace LoraServe.Core.Kernels;
 ///   as f32 and <c>v &amp; 0xFFFF0000</c> is element 2i+1, exactly. x is split once per call into
 ///   x_even / x_odd, so a row's dot product costs per 64 bytes one load, one shift, one and, two FMAs —
 ///   no vpmovzxwd (a cross-lane shuffle) per 32 bytes as in the GEMM tile.</item>
-/// <item>Rows are walked one after another, so a task reads one contiguous run of memory (its rows
+/// <item>Rows are walked one after another, so a call reads one contiguous run of memory (its rows
 ///   are adjacent in W) — a single sequential stream the hardware prefetchers follow. The 4×6 and
 ///   1×6 GEMM tiles read six rows at once: six short streams (1–3 KB each) that the prefetchers
 ///   barely ramp up on before they end.</item>
 /// <item>Software prefetch <see cref="Gemm.Tuning.GemvPrefetchBytes"/> ahead of the read pointer, one
-///   per 64 bytes consumed, plus one burst over a task's first bytes: hardware prefetchers stop at
-///   4 KB page boundaries (weights are memory-mapped file pages), software prefetches do not.</item>
+///   per 64 bytes consumed, plus one burst over a call's first bytes: hardware prefetchers stop at
+///   4 KB page boundaries (`--weights mapped` reads 4 KB file pages), software prefetches do not.</item>
 /// <item>Eight independent accumulators per row (four 64-byte loads per iteration × even/odd; the
 ///   Vector256 path four), one horizontal sum per row; each output element is summed in a fixed
 ///   order whatever the thread count.</item>
@@ -140,7 +140,7 @@ internal static unsafe class GemvKernels
     }
 
     /// <summary>
-    /// The loop prefetches <paramref name="prefetchBytes"/> ahead of what it reads, so a task's first
+    /// The loop prefetches <paramref name="prefetchBytes"/> ahead of what it reads, so a call's first
     /// <paramref name="prefetchBytes"/> would be read on demand only, one miss chain at a time: at
     /// ~150 launches per batch-1 step that start-up cost adds up. Prefetch them in one burst instead.
     /// </summary>

@@ -45,7 +45,7 @@ public sealed class DecodeBenchmark : IBenchmark
         // counted), plus each sequence's K and V for every layer.
         long weightBytes = model.Weights.MatrixBytes - model.Weights.Embedding.ByteCount * (model.Weights.Config.TieWordEmbeddings ? 0 : 1);
         string placed = model.Weights.Owners.Count == 1 && model.Weights.Owners[0] is NativeBuffer ? "resident (huge-page arena)" : "mapped (file pages)";
-        Console.WriteLine($"model {dir}: {dtype}, weights {placed}, {model.Weights.MatrixBytes / 1e6:F1} MB of matrices, {weightBytes / 1e6:F1} MB read per step; context {context}; {options.Reps} pairs per batch");
+        Console.WriteLine($"model {dir}: {dtype}, weights {placed}, KV cache {model.KvCacheDType}, {model.Weights.MatrixBytes / 1e6:F1} MB of matrices, {weightBytes / 1e6:F1} MB read per step; context {context}; {options.Reps} pairs per batch");
         Console.WriteLine("Each pair is one bandwidth reading (all kernel threads read a 1 GiB buffer) immediately followed by one decode step;");
         Console.WriteLine("step ÷ bound is the median over pairs of step × bandwidth ÷ bytes, so a neighbour's burst moves both alike.");
         Console.WriteLine();
@@ -54,7 +54,7 @@ public sealed class DecodeBenchmark : IBenchmark
         if (batches.Count == 0) batches.AddRange([1, 8, 32]);
         foreach (int batch in batches)
         {
-            long kvBytes = 2L * config.NumLayers * batch * (context + 1) * config.NumKvHeads * config.HeadDim * sizeof(float);
+            long kvBytes = 2L * config.NumLayers * batch * (context + 1) * config.NumKvHeads * config.HeadDim * model.KvCacheDType.SizeInBytes();
             long bytes = weightBytes + kvBytes;
             var (steps, bandwidths) = DecodeSteps(model, config, batch, context, options.Reps, probe);
             var ratios = steps.Zip(bandwidths, (t, bw) => t * bw / bytes).ToArray();

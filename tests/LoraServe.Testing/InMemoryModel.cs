@@ -24,6 +24,7 @@ public sealed class InMemoryModel : IDisposable
     public InMemoryModel(ModelConfig config, int seed, DType dtype = DType.F32)
     {
         Config = config;
+        DType = dtype;
         var rng = new Random(seed);
         int h = config.HiddenSize, qd = config.NumHeads * config.HeadDim, kvd = config.NumKvHeads * config.HeadDim, inter = config.IntermediateSize;
         Embedding = Rand(rng, config.VocabSize * h, 1.0, dtype);
@@ -114,6 +115,10 @@ public sealed class InMemoryModel : IDisposable
     }
 
     public ModelConfig Config { get; }
+
+    /// <summary>Element type of <see cref="Weights"/>' matrices (F32 for <see cref="FromDirectory"/>).</summary>
+    public DType DType { get; } = DType.F32;
+
     public float[] Embedding { get; }
     public Layer[] Layers { get; }
     public float[] FinalNorm { get; }

@@ -1,3 +1,4 @@
+using LoraServe.Core.Tensors;
 using LoraServe.Models.Config;
 using LoraServe.Models.Llama;
 
@@ -6,7 +7,8 @@ namespace LoraServe.Testing;
 /// <summary>
 /// A deliberately naive float64 Llama forward for one sequence, written from the HF
 /// modeling_llama / modeling_qwen2 / modeling_mistral equations, sharing no code with the engine:
-/// contiguous K/V, full recomputation, no batching, no paging.
+/// contiguous K/V, full recomputation, no batching, no paging. For a BF16 model, K (after RoPE)
+/// and V are rounded to bfloat16 as its KV cache stores them (vLLM's kv_cache_dtype="auto").
 /// </summary>
 public static class ReferenceForward
 {
@@ -29,6 +31,11 @@ public static class ReferenceForward
             var v = Linear(xn, L.V, nkv * hd, L.VBias, Lora(LinearKind.V));
             Rotate(q, nh, hd, invFreq);
             Rotate(k, nkv, hd, invFreq);
+            if (m.DType == DType.BF16)
+            {
+                RoundToBFloat16(k);
+                RoundToBFloat16(v);
+            }
             var attn = new double[T, nh * hd];
             for (int t = 0; t < T; t++)
                 for (int h = 0; h < nh; h++)
@@ -101,6 +108,12 @@ public static class ReferenceForward
                     x[t, h * hd + i] = x1 * cos - x2 * sin;
                     x[t, h * hd + i + half] = x2 * cos + x1 * sin;
                 }
+    }
+
+    private static void RoundToBFloat16(double[,] x)
+    {
+        for (int t = 0; t < x.GetLength(0); t++)
+            for (int i = 0; i < x.GetLength(1); i++) x[t, i] = Bf16Rounding.Round((float)x[t, i]);
     }
 
     private static double[,] RmsNorm(double[,] x, float[] w, float eps)

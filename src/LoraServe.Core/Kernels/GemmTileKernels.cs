@@ -26,6 +26,7 @@ internal static unsafe class GemmTileKernels
     /// Loads 16 consecutive weights of one row as f32. Struct implementations are generic type
     /// arguments, so the JIT compiles one specialised tile kernel per dtype with the widening inlined
     /// (the decode path reads 16-bit weights straight from memory, no scratch round trip).
+    /// <see cref="PagedAttention"/> loads F32 and BF16 KV cache rows through the same structs.
     /// </summary>
     public interface IWeightLoad
     {

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using LoraServe.Core.Kv;
+using LoraServe.Core.Tensors;
 using LoraServe.Core.Threading;
 
 namespace LoraServe.Core.Kernels;
@@ -130,7 +131,7 @@ public static unsafe class PagedAttention
             var job = new Job
             {
                 Q = qp, Out = op, Descriptors = desc, Tables = tables, Sequences = sequences.Length,
-                K = cache.Row(layer, false, 0, 0), V = cache.Row(layer, true, 0, 0),
+                K = (byte*)cache.RowAddress(layer, false, 0, 0), V = (byte*)cache.RowAddress(layer, true, 0, 0), KvType = cache.DType,
                 BlockStride = cache.BlockStride, SlotStride = cache.NumKvHeads * hd, BlockSize = cache.BlockSize,
                 HeadDim = hd, Heads = nHeads, KvHeads = cache.NumKvHeads, Group = group, Scale = scale, Window = slidingWindow,
                 SplitKeys = splitKeys, Partials = partials, PartialStride = partialStride,
@@ -143,7 +144,10 @@ public static unsafe class PagedAttention
 
     private struct Job
     {
-        public float* Q, Out, K, V, Partials;
+        public float* Q, Out, Partials;
+        /// <summary>Layer planes of K and V, elements of <see cref="KvType"/>; row offsets are counted in elements.</summary>
+        public byte* K, V;
+        public DType KvType;
         public int* Descriptors, Tables;
         public int Sequences;
         public long BlockStride;
@@ -191,7 +195,8 @@ public static unsafe class PagedAttention
         {
             if (job->Isa == IsaLevel.Vector512 && hd % 16 == 0)
             {
-                KeysV512(job, qRow, table, begin, end, m, l, acc);
+                if (job->KvType == DType.BF16) KeysV512<GemmTileKernels.Bf16Load>(job, qRow, table, begin, end, m, l, acc);
+                else KeysV512<GemmTileKernels.F32Load>(job, qRow, table, begin, end, m, l, acc);
             }
             else
             {
@@ -224,14 +229,18 @@ public static unsafe class PagedAttention
     {
         int hd = job->HeadDim, group = job->Group;
         var isa = job->Isa;
+        bool bf16 = job->KvType == DType.BF16;
+        int elementSize = bf16 ? sizeof(ushort) : sizeof(float);
         float* scores = stackalloc float[group * Chunk];
+        // A BF16 cache's row slice is widened here first (exact: bf16 → f32 is a shift).
+        float* widened = stackalloc float[bf16 ? hd : 0];
         for (int p0 = begin; p0 < end; p0 += Chunk)
         {
             int count = Math.Min(Chunk, end - p0);
             for (int j = 0; j < count; j++)
             {
                 int p = p0 + j;
-                float* k = job->K + table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset;
+                float* k = Slice(job->K + (table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset) * elementSize, bf16, widened, hd, isa);
                 for (int g = 0; g < group; g++) scores[g * Chunk + j] = VectorMath.Dot(q0 + g * hd, k, hd, isa) * job->Scale;
             }
             for (int g = 0; g < group; g++)
@@ -250,10 +259,19 @@ public static unsafe class PagedAttention
             for (int j = 0; j < count; j++)
             {
                 int p = p0 + j;
-                float* v = job->V + table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset;
+                float* v = Slice(job->V + (table[p / job->BlockSize] * job->BlockStride + (long)(p % job->BlockSize) * job->SlotStride + headOffset) * elementSize, bf16, widened, hd, isa);
                 for (int g = 0; g < group; g++) VectorMath.MultiplyAdd(acc + g * hd, v, hd, scores[g * Chunk + j], isa);
             }
         }
+    }
+
+    /// <summary>The hd-element row slice at <paramref name="address"/> as float32: in place for F32, widened into <paramref name="widened"/> for BF16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* Slice(byte* address, bool bf16, float* widened, int hd, IsaLevel isa)
+    {
+        if (!bf16) return (float*)address;
+        WeightWidening.WidenBf16((ushort*)address, widened, hd, isa);
+        return widened;
     }
 
     /// <summary>
@@ -262,29 +280,31 @@ public static unsafe class PagedAttention
     /// item streams whole slots (a 16-slot block is one contiguous run) rather than a head_dim slice
     /// of every slot. Per chunk and query head, 16 partial-dot vectors (one per key) are reduced
     /// together by <see cref="TransposeSum16"/> into one vector of 16 scores, so the softmax update is
-    /// one vector max/exp per chunk and head.
+    /// one vector max/exp per chunk and head. <typeparamref name="T"/> loads the cache's dtype (F32, or
+    /// BF16 widened exactly), so the JIT compiles one loop per dtype with no branch inside.
     /// </summary>
     [SkipLocalsInit]
-    private static void KeysV512(Job* job, float* qRow, int* table, int begin, int end, float* m, float* l, float* acc)
+    private static void KeysV512<T>(Job* job, float* qRow, int* table, int begin, int end, float* m, float* l, float* acc)
+        where T : struct, GemmTileKernels.IWeightLoad
     {
         int hd = job->HeadDim, group = job->Group, kvHeads = job->KvHeads, vecs = hd / 16, bs = job->BlockSize;
         long blockStride = job->BlockStride, slotStride = job->SlotStride;
-        float* kPlane = job->K, vPlane = job->V;
+        byte* kPlane = job->K, vPlane = job->V;
         var scale = Vector512.Create(job->Scale);
         var part = stackalloc Vector512<float>[VChunk];
         float* probs = stackalloc float[group * VChunk];
-        // Row offsets (floats from the plane start) of this chunk's and the next chunk's slots, advanced
+        // Row offsets (elements from the plane start) of this chunk's and the next chunk's slots, advanced
         // incrementally (no division per key); the next chunk's K and V slot rows are prefetched while
         // this chunk is computed.
         long* rows = stackalloc long[VChunk];
         long* nextRows = stackalloc long[VChunk];
         int block = begin / bs, slot = begin % bs;
-        int slotBytes = (int)slotStride * sizeof(float);
+        int slotBytes = (int)slotStride * T.ElementBytes;
         int nextCount = FillRows(nextRows, Math.Min(VChunk, end - begin), table, ref block, ref slot, bs, blockStride, slotStride);
         // The first chunk too: its K rows are read at once, but its V rows only after the scores.
         for (int j = 0; j < nextCount; j++)
         {
-            byte* kr = (byte*)(kPlane + nextRows[j]), vr = (byte*)(vPlane + nextRows[j]);
+            byte* kr = kPlane + nextRows[j] * T.ElementBytes, vr = vPlane + nextRows[j] * T.ElementBytes;
             for (int off = 0; off < slotBytes; off += 64)
             {
                 Sse.Prefetch0(kr + off);
@@ -298,7 +318,7 @@ public static unsafe class PagedAttention
             nextCount = p0 + VChunk < end ? FillRows(nextRows, Math.Min(VChunk, end - p0 - VChunk), table, ref block, ref slot, bs, blockStride, slotStride) : 0;
             for (int j = 0; j < nextCount; j++)
             {
-                byte* kr = (byte*)(kPlane + nextRows[j]), vr = (byte*)(vPlane + nextRows[j]);
+                byte* kr = kPlane + nextRows[j] * T.ElementBytes, vr = vPlane + nextRows[j] * T.ElementBytes;
                 for (int off = 0; off < slotBytes; off += 64)
                 {
                     Sse.Prefetch0(kr + off);
@@ -308,7 +328,7 @@ public static unsafe class PagedAttention
             var valid = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
             for (int kvh = 0; kvh < kvHeads; kvh++)
             {
-                float* kBase = kPlane + kvh * hd, vBase = vPlane + kvh * hd;
+                byte* kBase = kPlane + (long)kvh * hd * T.ElementBytes, vBase = vPlane + (long)kvh * hd * T.ElementBytes;
                 int h0 = kvh * group;
                 for (int g = 0; g < group; g++)
                 {
@@ -323,24 +343,24 @@ public static unsafe class PagedAttention
                         var q3 = Vector512.Load(qh + 48);
                         for (int j = 0; j < count; j++)
                         {
-                            float* k = kBase + rows[j];
-                            var a = Vector512.FusedMultiplyAdd(q1, Vector512.Load(k + 16), q0 * Vector512.Load(k));
-                            var b = Vector512.FusedMultiplyAdd(q3, Vector512.Load(k + 48), q2 * Vector512.Load(k + 32));
+                            byte* k = kBase + rows[j] * T.ElementBytes;
+                            var a = Vector512.FusedMultiplyAdd(q1, T.Load(k, 16), q0 * T.Load(k, 0));
+                            var b = Vector512.FusedMultiplyAdd(q3, T.Load(k, 48), q2 * T.Load(k, 32));
                             part[j] = a + b;
                         }
                     }
                     else for (int j = 0; j < count; j++)
                     {
-                        float* k = kBase + rows[j];
-                        var s0 = Vector512.Load(qh) * Vector512.Load(k);
+                        byte* k = kBase + rows[j] * T.ElementBytes;
+                        var s0 = Vector512.Load(qh) * T.Load(k, 0);
                         var s1 = Vector512<float>.Zero;
                         int i = 1;
                         for (; i + 1 < vecs; i += 2)
                         {
-                            s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), Vector512.Load(k + i * 16), s1);
-                            s0 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16 + 16), Vector512.Load(k + i * 16 + 16), s0);
+                            s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), T.Load(k, i * 16), s1);
+                            s0 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16 + 16), T.Load(k, i * 16 + 16), s0);
                         }
-                        if (i < vecs) s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), Vector512.Load(k + i * 16), s1);
+                        if (i < vecs) s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), T.Load(k, i * 16), s1);
                         part[j] = s0 + s1;
                     }
                     for (int j = count; j < VChunk; j++) part[j] = Vector512<float>.Zero;
@@ -373,26 +393,26 @@ public static unsafe class PagedAttention
                         int jj = 0;
                         for (; jj + 2 <= count; jj += 2)
                         {
-                            float* v0 = vBase + rows[jj], v1 = vBase + rows[jj + 1];
+                            byte* v0 = vBase + rows[jj] * T.ElementBytes, v1 = vBase + rows[jj + 1] * T.ElementBytes;
                             var p0v = Vector512.Create(pg[jj]);
                             var p1v = Vector512.Create(pg[jj + 1]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
-                            a2 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 32), a2);
-                            a3 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 48), a3);
-                            b0 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1), b0);
-                            b1 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 16), b1);
-                            b2 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 32), b2);
-                            b3 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 48), b3);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
+                            a2 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 32), a2);
+                            a3 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 48), a3);
+                            b0 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 0), b0);
+                            b1 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 16), b1);
+                            b2 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 32), b2);
+                            b3 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 48), b3);
                         }
                         if (jj < count)
                         {
-                            float* v0 = vBase + rows[jj];
+                            byte* v0 = vBase + rows[jj] * T.ElementBytes;
                             var p0v = Vector512.Create(pg[jj]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
-                            a2 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 32), a2);
-                            a3 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 48), a3);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
+                            a2 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 32), a2);
+                            a3 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 48), a3);
                         }
                         (a0 + b0).Store(a);
                         (a1 + b1).Store(a + 16);
@@ -407,20 +427,20 @@ public static unsafe class PagedAttention
                         int j = 0;
                         for (; j + 2 <= count; j += 2)
                         {
-                            float* v0 = vBase + rows[j] + i * 16, v1 = vBase + rows[j + 1] + i * 16;
+                            byte* v0 = vBase + (rows[j] + i * 16) * T.ElementBytes, v1 = vBase + (rows[j + 1] + i * 16) * T.ElementBytes;
                             var p0v = Vector512.Create(pg[j]);
                             var p1v = Vector512.Create(pg[j + 1]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
-                            b0 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1), b0);
-                            b1 = Vector512.FusedMultiplyAdd(p1v, Vector512.Load(v1 + 16), b1);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
+                            b0 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 0), b0);
+                            b1 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 16), b1);
                         }
                         if (j < count)
                         {
-                            float* v0 = vBase + rows[j] + i * 16;
+                            byte* v0 = vBase + (rows[j] + i * 16) * T.ElementBytes;
                             var p0v = Vector512.Create(pg[j]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, Vector512.Load(v0 + 16), a1);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
                         }
                         (a0 + b0).Store(a + i * 16);
                         (a1 + b1).Store(a + i * 16 + 16);
@@ -431,10 +451,10 @@ public static unsafe class PagedAttention
                         int j = 0;
                         for (; j + 2 <= count; j += 2)
                         {
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), Vector512.Load(vBase + rows[j] + i * 16), a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j + 1]), Vector512.Load(vBase + rows[j + 1] + i * 16), b0);
+                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), T.Load(vBase + rows[j] * T.ElementBytes, i * 16), a0);
+                            b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j + 1]), T.Load(vBase + rows[j + 1] * T.ElementBytes, i * 16), b0);
                         }
-                        if (j < count) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), Vector512.Load(vBase + rows[j] + i * 16), a0);
+                        if (j < count) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), T.Load(vBase + rows[j] * T.ElementBytes, i * 16), a0);
                         (a0 + b0).Store(a + i * 16);
                     }
                 }

@@ -29,9 +29,17 @@ public sealed class LlamaModel : IDisposable
 
     public ModelConfig Config { get; }
 
-    /// <summary>Allocates a paged KV cache shaped for this model.</summary>
+    /// <summary>
+    /// Allocates a paged KV cache shaped for this model, in <see cref="KvCacheDType"/>.
+    /// </summary>
     public PagedKvCache CreateKvCache(int numBlocks, int blockSize = 16) =>
-        new(Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim);
+        new(Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim, KvCacheDType);
+
+    /// <summary>
+    /// The KV cache's element type: BF16 when the projections are BF16 (vLLM's kv_cache_dtype="auto":
+    /// the model's dtype), F32 otherwise.
+    /// </summary>
+    public DType KvCacheDType => Weights.Layers[0].Q.DType == DType.BF16 ? DType.BF16 : DType.F32;
 
     /// <summary>
     /// Runs one step: writes every row's K/V into <paramref name="cache"/> and fills

@@ -1,7 +1,9 @@
 using LoraServe.Core.Kernels;
 using LoraServe.Core.Kv;
+using LoraServe.Core.Tensors;
 using LoraServe.Core.Tests.Infrastructure;
 using LoraServe.Core.Threading;
+using LoraServe.Testing;
 
 namespace LoraServe.Core.Tests.Kernels;
 
@@ -9,24 +11,28 @@ public sealed class PagedAttentionTests
 {
     private const int BlockSize = 4;
 
-    public static TheoryData<IsaLevel, int> Cases()
+    public static TheoryData<IsaLevel, int, DType> Cases()
     {
-        var data = new TheoryData<IsaLevel, int>();
+        var data = new TheoryData<IsaLevel, int, DType>();
         foreach (var isa in IsaScope.Levels())
             foreach (int window in new[] { 0, 5 })
-                data.Add(isa, window);
+                foreach (var dtype in new[] { DType.F32, DType.BF16 })
+                    data.Add(isa, window, dtype);
         return data;
     }
+
+    /// <summary>The K or V values the cache holds after a write: as given (F32), rounded to nearest even bf16 (BF16).</summary>
+    private static float[] Stored(float[] values, DType dtype) => dtype == DType.BF16 ? Bf16Rounding.Round(values) : values;
 
     /// <summary>
     /// Three sequences of different lengths (a 1-token decode, a prefill chunk continuing a cached
     /// prefix, a fresh prefill), GQA with 6 query heads over 2 KV heads, head_dim 18 (no SIMD
     /// multiple), physical blocks scattered and interleaved between sequences, against a float64
-    /// softmax(q·Kᵀ·scale)·V over contiguous per-sequence K/V.
+    /// softmax(q·Kᵀ·scale)·V over contiguous per-sequence K/V (rounded to bf16 first for a BF16 cache).
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Forward_matches_contiguous_float64_reference(IsaLevel isa, int window)
+    public void Forward_matches_contiguous_float64_reference(IsaLevel isa, int window, DType dtype)
     {
         using var scope = new IsaScope(isa);
         const int nHeads = 6, nKv = 2, hd = 18, layers = 2, layer = 1;
@@ -34,7 +40,7 @@ public sealed class PagedAttentionTests
         // (cached prefix length, new tokens)
         (int Start, int Count)[] shapes = [(37, 1), (9, 6), (0, 11)];
         int[][] tables = [[20, 3, 17, 8, 11, 0, 25, 14, 5, 30], [2, 29, 6, 21], [9, 1, 27]];
-        using var cache = new PagedKvCache(layers, numBlocks: 32, BlockSize, nKv, hd);
+        using var cache = new PagedKvCache(layers, numBlocks: 32, BlockSize, nKv, hd, dtype);
         var rowLen = nKv * hd;
         var keys = new float[shapes.Length][];
         var values = new float[shapes.Length][];
@@ -48,6 +54,8 @@ public sealed class PagedAttentionTests
             // Poison layer 0 with the same positions: reading the wrong layer must fail the test.
             cache.Write(0, tables[s], 0, TensorCheck.Random(total * rowLen, 300 + s), TensorCheck.Random(total * rowLen, 400 + s), total);
             cache.Write(layer, tables[s], 0, keys[s], values[s], total);
+            keys[s] = Stored(keys[s], dtype);
+            values[s] = Stored(values[s], dtype);
             sequences[s] = new AttentionSequence(offset, shapes[s].Count, shapes[s].Start, tables[s]);
             offset += shapes[s].Count;
         }
@@ -56,7 +64,7 @@ public sealed class PagedAttentionTests
         var output = new float[q.Length];
         PagedAttention.Forward(q, sequences, cache, layer, nHeads, scale, output, window);
         // Outputs are convex combinations of values in [−1, 1]: an absolute tolerance fits.
-        TensorCheck.Close($"attention {isa} window={window}", expected, new double[expected.Length], output, 0, 2e-6);
+        TensorCheck.Close($"attention {isa} window={window} {dtype}", expected, new double[expected.Length], output, 0, 2e-6);
 
         var single = new float[q.Length];
         using (KernelThreadPool.LimitCurrentThread(1))
@@ -64,14 +72,15 @@ public sealed class PagedAttentionTests
         Assert.Equal(output, single);
     }
 
-    public static TheoryData<IsaLevel, int, int, int> SplitCases()
+    public static TheoryData<IsaLevel, int, int, int, DType> SplitCases()
     {
-        var data = new TheoryData<IsaLevel, int, int, int>();
+        var data = new TheoryData<IsaLevel, int, int, int, DType>();
         foreach (var isa in IsaScope.Levels())
             foreach (int hd in new[] { 18, 48, 64 })
                 foreach (int window in new[] { 0, 5, 70 })
                     for (int shape = 0; shape < 4; shape++)
-                        data.Add(isa, hd, window, shape);
+                        foreach (var dtype in new[] { DType.F32, DType.BF16 })
+                            data.Add(isa, hd, window, shape, dtype);
         return data;
     }
 
@@ -84,7 +93,7 @@ public sealed class PagedAttentionTests
     /// </summary>
     [Theory]
     [MemberData(nameof(SplitCases))]
-    public void Split_keys_match_contiguous_float64_reference(IsaLevel isa, int hd, int window, int shape)
+    public void Split_keys_match_contiguous_float64_reference(IsaLevel isa, int hd, int window, int shape, DType dtype)
     {
         using var scope = new IsaScope(isa);
         (int nKv, int nHeads, (int Start, int Count)[] shapes) = shape switch
@@ -97,7 +106,7 @@ public sealed class PagedAttentionTests
         float scale = 1 / MathF.Sqrt(hd);
         var rowLen = nKv * hd;
         var rng = new Random(shape);
-        using var cache = new PagedKvCache(1, numBlocks: 200, BlockSize, nKv, hd);
+        using var cache = new PagedKvCache(1, numBlocks: 200, BlockSize, nKv, hd, dtype);
         var freeBlocks = Enumerable.Range(0, 200).OrderBy(_ => rng.Next()).ToArray();
         int nextBlock = 0;
         var keys = new float[shapes.Length][];
@@ -112,6 +121,8 @@ public sealed class PagedAttentionTests
             keys[s] = TensorCheck.Random(total * rowLen, seed: 100 + s, range: 2);
             values[s] = TensorCheck.Random(total * rowLen, seed: 200 + s);
             cache.Write(0, table, 0, keys[s], values[s], total);
+            keys[s] = Stored(keys[s], dtype);
+            values[s] = Stored(values[s], dtype);
             sequences[s] = new AttentionSequence(offset, shapes[s].Count, shapes[s].Start, table);
             offset += shapes[s].Count;
         }
@@ -119,7 +130,7 @@ public sealed class PagedAttentionTests
         var expected = Reference(q, keys, values, sequences, nHeads, nKv, hd, scale, window);
         var output = new float[q.Length];
         PagedAttention.Forward(q, sequences, cache, 0, nHeads, scale, output, window);
-        TensorCheck.Close($"attention {isa} hd={hd} window={window} shape={shape}", expected, new double[expected.Length], output, 0, 2e-6);
+        TensorCheck.Close($"attention {isa} hd={hd} window={window} shape={shape} {dtype}", expected, new double[expected.Length], output, 0, 2e-6);
 
         var single = new float[q.Length];
         using (KernelThreadPool.LimitCurrentThread(1))
@@ -155,6 +166,52 @@ public sealed class PagedAttentionTests
                     }
                 }
         return expected;
+    }
+
+    public static TheoryData<IsaLevel, int, int> Bf16EqualsF32Cases()
+    {
+        var data = new TheoryData<IsaLevel, int, int>();
+        foreach (var isa in IsaScope.Levels())
+            foreach (int hd in new[] { 18, 48, 64, 80 })
+                foreach (int window in new[] { 0, 37 })
+                    data.Add(isa, hd, window);
+        return data;
+    }
+
+    /// <summary>
+    /// A BF16 cache widens exactly (bf16 → f32 is a 16-bit shift), so attention over it must equal,
+    /// bit for bit, attention over an F32 cache holding the same values already rounded: a batch-1
+    /// decode over 517 keys (split across items), a 5-token prefill chunk and a 20-token prefill
+    /// (no split), GQA 8 query heads over 2 KV heads.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Bf16EqualsF32Cases))]
+    public void Bf16_cache_equals_f32_cache_holding_the_rounded_values(IsaLevel isa, int hd, int window)
+    {
+        using var scope = new IsaScope(isa);
+        const int nKv = 2, nHeads = 8;
+        float scale = 1 / MathF.Sqrt(hd);
+        int rowLen = nKv * hd;
+        using var bf16 = new PagedKvCache(1, numBlocks: 160, BlockSize, nKv, hd, DType.BF16);
+        using var f32 = new PagedKvCache(1, numBlocks: 160, BlockSize, nKv, hd);
+        var rng = new Random(hd + window);
+        var order = Enumerable.Range(0, 160).OrderBy(_ => rng.Next()).ToArray();
+        foreach (var (start, count) in new[] { (516, 1), (30, 5), (0, 20) })
+        {
+            int total = start + count;
+            var table = order.AsSpan(0, (total + BlockSize - 1) / BlockSize).ToArray();
+            var k = TensorCheck.Random(total * rowLen, seed: 11 + total, range: 3);
+            var v = TensorCheck.Random(total * rowLen, seed: 12 + total);
+            bf16.Write(0, table, 0, k, v, total);
+            f32.Write(0, table, 0, Bf16Rounding.Round(k), Bf16Rounding.Round(v), total);
+            var q = TensorCheck.Random(count * nHeads * hd, seed: 13, range: 2);
+            AttentionSequence[] seqs = [new AttentionSequence(0, count, start, table)];
+            var fromBf16 = new float[q.Length];
+            var fromF32 = new float[q.Length];
+            PagedAttention.Forward(q, seqs, bf16, 0, nHeads, scale, fromBf16, window);
+            PagedAttention.Forward(q, seqs, f32, 0, nHeads, scale, fromF32, window);
+            Assert.Equal(fromF32, fromBf16);
+        }
     }
 
     [Fact]

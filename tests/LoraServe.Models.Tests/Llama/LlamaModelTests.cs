@@ -43,6 +43,22 @@ public class LlamaModelTests
         TensorAssert.Close(expected, logits, 1e-4, variant);
     }
 
+    /// <summary>The KV cache takes the model's dtype when that is BF16 (vLLM's kv_cache_dtype="auto"), F32 otherwise.</summary>
+    [Theory]
+    [InlineData(DType.F32, DType.F32)]
+    [InlineData(DType.F16, DType.F32)]
+    [InlineData(DType.BF16, DType.BF16)]
+    public void Kv_cache_dtype_follows_the_weights(DType weights, DType kv)
+    {
+        using var m = new InMemoryModel(InMemoryModel.TinyConfig(), seed: 1, weights);
+        var model = new LlamaModel(m.Weights);
+        using var cache = model.CreateKvCache(numBlocks: 3, blockSize: 4);
+        Assert.Equal(kv, model.KvCacheDType);
+        Assert.Equal(kv, cache.DType);
+        var c = model.Config;
+        Assert.Equal(2L * c.NumLayers * 3 * 4 * c.NumKvHeads * c.HeadDim * (kv == DType.BF16 ? 2 : 4), cache.Bytes);
+    }
+
     [Fact]
     public void Mixed_prefill_and_decode_batch_equals_each_sequence_run_alone()
     {

@@ -44,7 +44,7 @@ public sealed class DecodeBenchmark : IBenchmark
         // lm_head; embedding lookups touch `batch` rows only — an untied embedding matrix is not
         // counted), plus each sequence's K and V for every layer.
         long weightBytes = model.Weights.MatrixBytes - model.Weights.Embedding.ByteCount * (model.Weights.Config.TieWordEmbeddings ? 0 : 1);
-        string placed = model.Weights.Owners.Count == 1 && model.Weights.Owners[0] is NativeBuffer ? "resident (huge-page arena)" : "mapped (file pages)";
+        string placed = model.Weights.Resident ? "resident (huge-page arena)" : "mapped (file pages)";
         Console.WriteLine($"model {dir}: {dtype}, weights {placed}, KV cache {model.KvCacheDType}, {model.Weights.MatrixBytes / 1e6:F1} MB of matrices, {weightBytes / 1e6:F1} MB read per step; context {context}; {options.Reps} pairs per batch");
         Console.WriteLine("Each pair is one bandwidth reading (all kernel threads read a 1 GiB buffer) immediately followed by one decode step;");
         Console.WriteLine("step ÷ bound is the median over pairs of step × bandwidth ÷ bytes, so a neighbour's burst moves both alike.");

@@ -84,6 +84,9 @@ public sealed class LlamaWeights : IDisposable
     /// <summary>lm_head.weight (vocab, hidden); the same object as <see cref="Embedding"/> when tied.</summary>
     public required WeightMatrix LmHead { get; init; }
 
+    /// <summary>True when the matrices were copied into one huge-page arena of their own (<see cref="WeightPlacement.Resident"/>).</summary>
+    public bool Resident { get; init; }
+
     /// <summary>What keeps the memory behind the matrices alive (mapped files, or the resident arena).</summary>
     public IReadOnlyList<IDisposable> Owners { get; init; } = [];
 

@@ -38,55 +38,43 @@ public static class ResidentWeights
     }
 
     /// <summary>
-    /// A copy of <paramref name="mapped"/> whose matrices live in one arena, in forward order (each
-    /// layer's q, k, v, o, gate, up, down, then lm_head, then an untied embedding); norms and biases
-    /// are shared (they are already float32 arrays of their own). <paramref name="mapped"/> is left
-    /// untouched: the caller disposes it, which releases the file mappings.
+    /// Moves the matrices of <paramref name="mapped"/> into one arena, in forward order (each layer's
+    /// q, k, v, o, gate, up, down, then lm_head, then an untied embedding), and returns weights that
+    /// own the arena. The layers are taken over, their matrices swapped in place with
+    /// <see cref="LlamaLayerWeights.Replace"/> (as a merged adapter's are), so norms and biases come
+    /// along unchanged. The caller then disposes <paramref name="mapped"/>, which releases the file
+    /// mappings and nothing else.
     /// </summary>
     public static unsafe LlamaWeights Pack(LlamaWeights mapped)
     {
         ArgumentNullException.ThrowIfNull(mapped);
-        var order = new List<WeightMatrix>();
+        bool tied = ReferenceEquals(mapped.Embedding, mapped.LmHead);
+        long total = Aligned(mapped.LmHead.ByteCount) + (tied ? 0 : Aligned(mapped.Embedding.ByteCount));
         foreach (var layer in mapped.Layers)
-            foreach (var kind in LinearKinds.All) order.Add(layer.Matrix(kind));
-        order.Add(mapped.LmHead);
-        if (!ReferenceEquals(mapped.Embedding, mapped.LmHead)) order.Add(mapped.Embedding);
-
-        long total = 0;
-        foreach (var m in order) total += Aligned(m.ByteCount);
+            foreach (var kind in LinearKinds.All) total += Aligned(layer.Matrix(kind).ByteCount);
         var arena = new NativeBuffer(total, zero: false, hugePages: true);
+        long offset = 0;
+        WeightMatrix Place(WeightMatrix m)
+        {
+            nint at = arena.Pointer + (nint)offset;
+            Buffer.MemoryCopy((void*)m.Data, (void*)at, m.ByteCount, m.ByteCount);
+            offset += Aligned(m.ByteCount);
+            return new WeightMatrix(at, m.Rows, m.Cols, m.DType, m.Name);
+        }
         try
         {
-            var copies = new Dictionary<WeightMatrix, WeightMatrix>(ReferenceEqualityComparer.Instance);
-            long offset = 0;
-            foreach (var m in order)
-            {
-                nint at = arena.Pointer + (nint)offset;
-                Buffer.MemoryCopy((void*)m.Data, (void*)at, m.ByteCount, m.ByteCount);
-                copies[m] = new WeightMatrix(at, m.Rows, m.Cols, m.DType, m.Name);
-                offset += Aligned(m.ByteCount);
-            }
-            var layers = new LlamaLayerWeights[mapped.Layers.Length];
-            for (int i = 0; i < layers.Length; i++)
-            {
-                var l = mapped.Layers[i];
-                layers[i] = new LlamaLayerWeights
-                {
-                    InputNorm = l.InputNorm, PostAttentionNorm = l.PostAttentionNorm,
-                    Q = copies[l.Q], K = copies[l.K], V = copies[l.V], O = copies[l.O],
-                    Gate = copies[l.Gate], Up = copies[l.Up], Down = copies[l.Down],
-                    QBias = l.QBias, KBias = l.KBias, VBias = l.VBias, OBias = l.OBias,
-                    GateBias = l.GateBias, UpBias = l.UpBias, DownBias = l.DownBias,
-                };
-            }
+            foreach (var layer in mapped.Layers)
+                foreach (var kind in LinearKinds.All) layer.Replace(kind, Place(layer.Matrix(kind)));
+            var lmHead = Place(mapped.LmHead);
             return new LlamaWeights
             {
                 Config = mapped.Config,
-                Embedding = copies[mapped.Embedding],
-                Layers = layers,
+                Embedding = tied ? lmHead : Place(mapped.Embedding),
+                Layers = mapped.Layers,
                 FinalNorm = mapped.FinalNorm,
-                LmHead = copies[mapped.LmHead],
+                LmHead = lmHead,
                 Owners = [arena],
+                Resident = true,
             };
         }
         catch

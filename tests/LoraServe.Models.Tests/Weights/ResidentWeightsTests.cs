@@ -27,6 +27,8 @@ public sealed class ResidentWeightsTests : IDisposable
         using var mapped = LlamaWeightsLoader.Load(_dir.Path, WeightPlacement.Mapped);
         using var resident = LlamaWeightsLoader.Load(_dir.Path, WeightPlacement.Resident);
 
+        Assert.True(resident.Resident);
+        Assert.False(mapped.Resident);
         var owner = Assert.Single(resident.Owners);
         var arena = Assert.IsType<NativeBuffer>(owner);
         // Forward order: each layer's q, k, v, o, gate, up, down, then lm_head, then an untied embedding.

@@ -98,8 +98,7 @@ public sealed unsafe class PagedKvCache : IDisposable
             row.CopyTo(new Span<float>(destination, row.Length));
             return;
         }
-        var d = (ushort*)destination;
-        for (int i = 0; i < row.Length; i++) d[i] = BFloat16.FromSingle(row[i]);
+        BFloat16.FromSingle(row, new Span<ushort>(destination, row.Length));
     }
 
     public void Dispose() => _buffer.Dispose();

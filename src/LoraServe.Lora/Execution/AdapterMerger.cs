@@ -177,8 +177,8 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
     }
 
     /// <summary>
-    /// dst = bf16 + float, widened by a 16-bit shift and narrowed with round-to-nearest-even
-    /// (bits + 0x7FFF + lsb) >> 16 — the same rounding as <see cref="BFloat16.FromSingle"/>, 16 lanes at a time.
+    /// dst = bf16 + float, widened by a 16-bit shift and narrowed with <see cref="BFloat16.FromSingle(Vector512{float})"/>
+    /// (round-to-nearest-even), 16 lanes at a time.
     /// </summary>
     private static unsafe void AddBf16(ushort* w, ReadOnlySpan<float> delta, ushort* dst)
     {
@@ -190,12 +190,7 @@ public sealed class AdapterMerger(LlamaWeights weights) : IDisposable
                 for (; i + 16 <= delta.Length; i += 16)
                 {
                     var wide = Vector512.WidenLower(Vector512.Create(Vector256.Load(w + i), Vector256<ushort>.Zero));
-                    var sum = (Vector512.ShiftLeft(wide, 16).AsSingle() + Vector512.Load(dp + i)).AsUInt32();
-                    var nan = ~Vector512.Equals(sum.AsSingle(), sum.AsSingle()).AsUInt32();
-                    var rounded = Vector512.ShiftRightLogical(sum + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(sum, 16) & Vector512.Create(1u)), 16);
-                    var quiet = Vector512.ShiftRightLogical(sum, 16) | Vector512.Create(0x40u);
-                    var result = Vector512.ConditionalSelect(nan, quiet, rounded);
-                    Vector256.Store(Vector512.Narrow(result, result).GetLower(), dst + i);
+                    BFloat16.FromSingle(Vector512.ShiftLeft(wide, 16).AsSingle() + Vector512.Load(dp + i)).Store(dst + i);
                 }
             }
         }

@@ -45,8 +45,7 @@ internal static class ElementConversion
                 for (int i = 0; i < source.Length; i++) halves[i] = (Half)source[i];
                 break;
             case DType.BF16:
-                var bits = MemoryMarshal.Cast<byte, ushort>(destination);
-                for (int i = 0; i < source.Length; i++) bits[i] = BFloat16.FromSingle(source[i]);
+                BFloat16.FromSingle(source, MemoryMarshal.Cast<byte, ushort>(destination));
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a float dtype");

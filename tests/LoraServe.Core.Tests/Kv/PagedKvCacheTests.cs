@@ -79,7 +79,8 @@ public sealed unsafe class PagedKvCacheTests
     public void Bf16_write_stores_values_rounded_to_nearest_even()
     {
         // 2 tokens at positions 1 and 2 with blocks of 2: position 1 → block 2 slot 1, position 2 → block 0 slot 0.
-        const int heads = 2, dim = 7, rowLen = heads * dim;
+        // Rows of 38: two 16-lane vectors and a scalar tail of 6.
+        const int heads = 2, dim = 19, rowLen = heads * dim;
         using var cache = new PagedKvCache(2, 3, 2, heads, dim, DType.BF16);
         var k = new float[2 * rowLen];
         var v = new float[2 * rowLen];

@@ -31,11 +31,7 @@ public static unsafe class CausalAttention
     {
         fixed (float* qp = q) fixed (float* kp = k) fixed (float* vp = v) fixed (float* pp = probs) fixed (float* op = output) fixed (int* lp = lengths)
         {
-            var job = Prepare(lengths, heads, kvHeads, headDim, scale, q.Length, probs.Length, output.Length);
-            long tokens = 0;
-            foreach (int len in lengths) tokens += len;
-            if (k.Length < tokens * kvHeads * headDim || v.Length < tokens * kvHeads * headDim)
-                throw new ArgumentException($"k/v hold fewer floats than {tokens} tokens need");
+            var job = Prepare(lengths, heads, kvHeads, headDim, scale, q.Length, k.Length, v.Length, probs.Length, output.Length);
             job.Q = qp; job.K = kp; job.V = vp; job.P = pp; job.Out = op; job.Lengths = lp;
             Span<long> rowStart = stackalloc long[lengths.Length];
             Span<long> probStart = stackalloc long[lengths.Length];
@@ -60,12 +56,9 @@ public static unsafe class CausalAttention
         fixed (float* dop = dOut) fixed (float* qp = q) fixed (float* kp = k) fixed (float* vp = v) fixed (float* pp = probs)
         fixed (float* dqp = dq) fixed (float* dkp = dk) fixed (float* dvp = dv) fixed (int* lp = lengths)
         {
-            var job = Prepare(lengths, heads, kvHeads, headDim, scale, q.Length, probs.Length, dOut.Length);
-            long tokens = 0;
-            foreach (int len in lengths) tokens += len;
-            if (dq.Length < tokens * heads * headDim || dk.Length < tokens * kvHeads * headDim || dv.Length < tokens * kvHeads * headDim
-                || k.Length < tokens * kvHeads * headDim || v.Length < tokens * kvHeads * headDim)
-                throw new ArgumentException($"k/v or a gradient buffer holds fewer floats than {tokens} tokens need");
+            var job = Prepare(lengths, heads, kvHeads, headDim, scale, q.Length, k.Length, v.Length, probs.Length, dOut.Length);
+            if (dq.Length < job.Tokens * heads * headDim || dk.Length < job.Tokens * kvHeads * headDim || dv.Length < job.Tokens * kvHeads * headDim)
+                throw new ArgumentException($"a gradient buffer holds fewer floats than {job.Tokens} tokens need");
             job.Q = qp; job.K = kp; job.V = vp; job.P = pp; job.Out = dop; job.Lengths = lp;
             job.Dq = dqp; job.Dk = dkp; job.Dv = dvp;
             Span<long> rowStart = stackalloc long[lengths.Length];
@@ -86,9 +79,12 @@ public static unsafe class CausalAttention
         public long* RowStart, ProbStart;
         public int Heads, KvHeads, HeadDim;
         public float Scale;
+        public long Tokens;
     }
 
-    private static Job Prepare(ReadOnlySpan<int> lengths, int heads, int kvHeads, int headDim, float scale, int qLength, int probsLength, int outLength)
+    /// <summary>Validates the shapes shared by forward and backward; the job's <see cref="Job.Tokens"/> is the batch's row count.</summary>
+    private static Job Prepare(ReadOnlySpan<int> lengths, int heads, int kvHeads, int headDim, float scale,
+        int qLength, int kLength, int vLength, int probsLength, int outLength)
     {
         if (heads % kvHeads != 0) throw new ArgumentException($"{heads} query heads are not a multiple of {kvHeads} KV heads");
         long tokens = 0;
@@ -99,8 +95,10 @@ public static unsafe class CausalAttention
         }
         if (qLength < tokens * heads * headDim || outLength < tokens * heads * headDim)
             throw new ArgumentException($"q/output hold fewer than {tokens}x{heads * headDim} floats");
+        if (kLength < tokens * kvHeads * headDim || vLength < tokens * kvHeads * headDim)
+            throw new ArgumentException($"k/v hold fewer floats than {tokens} tokens need");
         if (probsLength < ProbabilityFloats(lengths, heads)) throw new ArgumentException($"probs holds {probsLength} floats, needs {ProbabilityFloats(lengths, heads)}");
-        return new Job { Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Scale = scale };
+        return new Job { Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Scale = scale, Tokens = tokens };
     }
 
     private static void Offsets(ReadOnlySpan<int> lengths, int heads, Span<long> rowStart, Span<long> probStart)

@@ -47,6 +47,13 @@ public sealed class LlmEngineTests
         using var _ = weights;
         await using var engine = new LlmEngine(model, Options() with { NumKvBlocks = 400 });
         using var cts = new CancellationTokenSource();
+        // As in the abandoned-stream test below: from its fourth step the engine waits until the token
+        // is cancelled, so a starved test thread cannot watch a tiny model finish all 1,500 tokens first.
+        int steps = 0;
+        engine.Core.BeforeForward = _ =>
+        {
+            if (++steps >= 4) cts.Token.WaitHandle.WaitOne(Timeout);
+        };
         var events = new List<TokenEvent>();
         await foreach (var e in engine.Generate(Req(2, 1500), cts.Token))
         {

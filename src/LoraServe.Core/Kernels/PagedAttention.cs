@@ -27,11 +27,13 @@ namespace LoraServe.Core.Kernels;
 /// 3 items on 2 cores, each waiting on its own chain of cache misses. The split length depends only
 /// on the shapes of the call, never on the thread count, so results are the same on 1 or N threads.
 ///
-/// Vector512 path (head_dim a multiple of 16): the scores of 16 keys are computed as 16 partial
+/// Vector512 path (head_dim a multiple of 32): the scores of 16 keys are computed as 16 partial
 /// vectors per query head and reduced together by a 4-level vpermt2ps transpose-add tree (30
-/// permutes + 15 adds for 16 scores instead of a full horizontal reduction per key), and the next
-/// chunk's K rows and this chunk's V rows are prefetched while the scores are formed. No library
-/// offers paged-cache attention for .NET, hence the hand-written kernel.
+/// permutes + 15 adds for 16 scores instead of a full horizontal reduction per key), rows are read
+/// as even/odd element pairs (see <see cref="KeysV512{T}"/>), the softmax uses
+/// <see cref="VectorMath.Exp"/>, and the next chunk's K rows and this chunk's V rows are prefetched
+/// while the scores are formed. No library offers paged-cache attention for .NET, hence the
+/// hand-written kernel.
 ///
 /// The sequences' block tables are copied into per-thread native scratch once per call so that
 /// workers read plain memory.
@@ -186,17 +188,21 @@ public static unsafe class PagedAttention
         int hd = job->HeadDim, group = job->Group, heads = job->Heads;
         float* qRow = job->Q + (long)row * heads * hd;
         // Running state of every query head of the row: [m (heads) | l (heads) | acc (heads × hd)], the partials' layout.
-        float* st = ThreadScratch.Get(ScratchItemState, job->PartialStride);
+        // ... followed, for the Vector512 path, by q in that path's even/odd layout (ArrangeEvenOdd).
+        float* st = ThreadScratch.Get(ScratchItemState, job->PartialStride + (long)heads * hd);
         float* m = st, l = st + heads, acc = st + 2 * heads;
         new Span<float>(acc, heads * hd).Clear();
         for (int h = 0; h < heads; h++) { m[h] = float.NegativeInfinity; l[h] = 0; }
 
         if (begin < end)
         {
-            if (job->Isa == IsaLevel.Vector512 && hd % 16 == 0)
+            if (job->Isa == IsaLevel.Vector512 && hd % 32 == 0)
             {
-                if (job->KvType == DType.BF16) KeysV512<GemmTileKernels.Bf16Load>(job, qRow, table, begin, end, m, l, acc);
-                else KeysV512<GemmTileKernels.F32Load>(job, qRow, table, begin, end, m, l, acc);
+                float* qArranged = st + job->PartialStride;
+                for (int h = 0; h < heads; h++) ArrangeEvenOdd(qRow + h * hd, qArranged + h * hd, hd);
+                if (job->KvType == DType.BF16) KeysV512<Bf16Pairs>(job, qArranged, table, begin, end, m, l, acc);
+                else KeysV512<F32Pairs>(job, qArranged, table, begin, end, m, l, acc);
+                for (int h = 0; h < heads; h++) InterleaveEvenOdd(acc + h * hd, hd);
             }
             else
             {
@@ -275,19 +281,26 @@ public static unsafe class PagedAttention
     }
 
     /// <summary>
-    /// Vector512, head_dim a multiple of 16: keys [begin, end) of one query row, all KV heads, in chunks
+    /// Vector512, head_dim a multiple of 32: keys [begin, end) of one query row, all KV heads, in chunks
     /// of 16 positions. A chunk's K (and V) rows of all heads are one contiguous slot row each, so an
     /// item streams whole slots (a 16-slot block is one contiguous run) rather than a head_dim slice
     /// of every slot. Per chunk and query head, 16 partial-dot vectors (one per key) are reduced
     /// together by <see cref="TransposeSum16"/> into one vector of 16 scores, so the softmax update is
-    /// one vector max/exp per chunk and head. <typeparamref name="T"/> loads the cache's dtype (F32, or
-    /// BF16 widened exactly), so the JIT compiles one loop per dtype with no branch inside.
+    /// one vector max/exp per chunk and head.
+    ///
+    /// Rows are read in the even/odd layout of <typeparamref name="T"/> (each 32 elements as their
+    /// even- and odd-indexed halves), which for a BF16 cache is one load, one shift and one and per 32
+    /// elements — the vpmovzxwd widening this replaced cost a cross-lane shuffle per 16 elements, per
+    /// key and per query head. q (<paramref name="qArranged"/>) and the accumulators are in that layout
+    /// too; the caller un-arranges the accumulators. An F32 cache is permuted into the same layout, so
+    /// both dtypes sum in the same order and a BF16 cache equals an F32 cache holding the rounded
+    /// values bit for bit.
     /// </summary>
     [SkipLocalsInit]
-    private static void KeysV512<T>(Job* job, float* qRow, int* table, int begin, int end, float* m, float* l, float* acc)
-        where T : struct, GemmTileKernels.IWeightLoad
+    private static void KeysV512<T>(Job* job, float* qArranged, int* table, int begin, int end, float* m, float* l, float* acc)
+        where T : struct, IEvenOddLoad
     {
-        int hd = job->HeadDim, group = job->Group, kvHeads = job->KvHeads, vecs = hd / 16, bs = job->BlockSize;
+        int hd = job->HeadDim, group = job->Group, kvHeads = job->KvHeads, bs = job->BlockSize;
         long blockStride = job->BlockStride, slotStride = job->SlotStride;
         byte* kPlane = job->K, vPlane = job->V;
         var scale = Vector512.Create(job->Scale);
@@ -333,34 +346,32 @@ public static unsafe class PagedAttention
                 for (int g = 0; g < group; g++)
                 {
                     int h = h0 + g;
-                    float* qh = qRow + h * hd;
-                    if (vecs == 4)
+                    float* qh = qArranged + h * hd;
+                    if (hd == 64)
                     {
-                        // head_dim 64 (SmolLM2, TinyLlama, …): q in four registers, one FMA chain per key.
-                        var q0 = Vector512.Load(qh);
-                        var q1 = Vector512.Load(qh + 16);
-                        var q2 = Vector512.Load(qh + 32);
-                        var q3 = Vector512.Load(qh + 48);
+                        // head_dim 64 (SmolLM2, TinyLlama, …): q in four registers, two pair loads per key.
+                        var qe0 = Vector512.Load(qh);
+                        var qo0 = Vector512.Load(qh + 16);
+                        var qe1 = Vector512.Load(qh + 32);
+                        var qo1 = Vector512.Load(qh + 48);
                         for (int j = 0; j < count; j++)
                         {
                             byte* k = kBase + rows[j] * T.ElementBytes;
-                            var a = Vector512.FusedMultiplyAdd(q1, T.Load(k, 16), q0 * T.Load(k, 0));
-                            var b = Vector512.FusedMultiplyAdd(q3, T.Load(k, 48), q2 * T.Load(k, 32));
-                            part[j] = a + b;
+                            T.Load32(k, out var e0, out var o0);
+                            T.Load32(k + 32 * T.ElementBytes, out var e1, out var o1);
+                            part[j] = Vector512.FusedMultiplyAdd(qe0, e0, qo0 * o0) + Vector512.FusedMultiplyAdd(qe1, e1, qo1 * o1);
                         }
                     }
                     else for (int j = 0; j < count; j++)
                     {
                         byte* k = kBase + rows[j] * T.ElementBytes;
-                        var s0 = Vector512.Load(qh) * T.Load(k, 0);
-                        var s1 = Vector512<float>.Zero;
-                        int i = 1;
-                        for (; i + 1 < vecs; i += 2)
+                        Vector512<float> s0 = default, s1 = default;
+                        for (int i = 0; i < hd; i += 32)
                         {
-                            s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), T.Load(k, i * 16), s1);
-                            s0 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16 + 16), T.Load(k, i * 16 + 16), s0);
+                            T.Load32(k + i * T.ElementBytes, out var ke, out var ko);
+                            s0 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i), ke, s0);
+                            s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i + 16), ko, s1);
                         }
-                        if (i < vecs) s1 = Vector512.FusedMultiplyAdd(Vector512.Load(qh + i * 16), T.Load(k, i * 16), s1);
                         part[j] = s0 + s1;
                     }
                     for (int j = count; j < VChunk; j++) part[j] = Vector512<float>.Zero;
@@ -372,93 +383,149 @@ public static unsafe class PagedAttention
                         l[h] *= c;
                         var correction = Vector512.Create(c);
                         float* a = acc + h * hd;
-                        for (int i = 0; i < vecs; i++) (Vector512.Load(a + i * 16) * correction).Store(a + i * 16);
+                        for (int i = 0; i < hd; i += 16) (Vector512.Load(a + i) * correction).Store(a + i);
                     }
                     m[h] = newMax;
-                    var e = Vector512.ConditionalSelect(valid, Vector512.Exp(scores - Vector512.Create(newMax)), Vector512<float>.Zero);
+                    var e = Vector512.ConditionalSelect(valid, VectorMath.Exp(scores - Vector512.Create(newMax)), Vector512<float>.Zero);
                     l[h] += Vector512.Sum(e);
                     e.Store(probs + g * VChunk);
                 }
                 // acc[h] += Σⱼ p[h][j]·v[j]: a (group × 16)·(16 × hd) product. Accumulators stay in registers
-                // across the chunk's keys (4 independent FMA chains: two vectors of the row × even/odd keys).
+                // across the chunk's keys, even and odd keys apart (independent FMA chains).
                 for (int g = 0; g < group; g++)
                 {
                     float* pg = probs + g * VChunk;
                     float* a = acc + (h0 + g) * hd;
-                    if (vecs == 4)
+                    int i = 0;
+                    if (hd % 64 == 0)
                     {
-                        // head_dim 64: the whole row's accumulators in registers, even/odd keys apart (8 chains).
-                        Vector512<float> a0 = Vector512.Load(a), a1 = Vector512.Load(a + 16), a2 = Vector512.Load(a + 32), a3 = Vector512.Load(a + 48);
-                        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-                        int jj = 0;
-                        for (; jj + 2 <= count; jj += 2)
+                        // 64 elements per pass (head_dim 64: the whole row): 8 chains.
+                        for (; i < hd; i += 64)
                         {
-                            byte* v0 = vBase + rows[jj] * T.ElementBytes, v1 = vBase + rows[jj + 1] * T.ElementBytes;
-                            var p0v = Vector512.Create(pg[jj]);
-                            var p1v = Vector512.Create(pg[jj + 1]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
-                            a2 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 32), a2);
-                            a3 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 48), a3);
-                            b0 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 0), b0);
-                            b1 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 16), b1);
-                            b2 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 32), b2);
-                            b3 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 48), b3);
+                            Vector512<float> a0 = Vector512.Load(a + i), a1 = Vector512.Load(a + i + 16), a2 = Vector512.Load(a + i + 32), a3 = Vector512.Load(a + i + 48);
+                            Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                            int j = 0;
+                            for (; j + 2 <= count; j += 2)
+                            {
+                                AddScaled64<T>(vBase + (rows[j] + i) * T.ElementBytes, Vector512.Create(pg[j]), ref a0, ref a1, ref a2, ref a3);
+                                AddScaled64<T>(vBase + (rows[j + 1] + i) * T.ElementBytes, Vector512.Create(pg[j + 1]), ref b0, ref b1, ref b2, ref b3);
+                            }
+                            if (j < count) AddScaled64<T>(vBase + (rows[j] + i) * T.ElementBytes, Vector512.Create(pg[j]), ref a0, ref a1, ref a2, ref a3);
+                            (a0 + b0).Store(a + i);
+                            (a1 + b1).Store(a + i + 16);
+                            (a2 + b2).Store(a + i + 32);
+                            (a3 + b3).Store(a + i + 48);
                         }
-                        if (jj < count)
-                        {
-                            byte* v0 = vBase + rows[jj] * T.ElementBytes;
-                            var p0v = Vector512.Create(pg[jj]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
-                            a2 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 32), a2);
-                            a3 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 48), a3);
-                        }
-                        (a0 + b0).Store(a);
-                        (a1 + b1).Store(a + 16);
-                        (a2 + b2).Store(a + 32);
-                        (a3 + b3).Store(a + 48);
                         continue;
                     }
-                    int i = 0;
-                    for (; i + 2 <= vecs; i += 2)
+                    for (; i < hd; i += 32)
                     {
-                        Vector512<float> a0 = Vector512.Load(a + i * 16), a1 = Vector512.Load(a + i * 16 + 16), b0 = default, b1 = default;
+                        Vector512<float> a0 = Vector512.Load(a + i), a1 = Vector512.Load(a + i + 16), b0 = default, b1 = default;
                         int j = 0;
                         for (; j + 2 <= count; j += 2)
                         {
-                            byte* v0 = vBase + (rows[j] + i * 16) * T.ElementBytes, v1 = vBase + (rows[j + 1] + i * 16) * T.ElementBytes;
                             var p0v = Vector512.Create(pg[j]);
                             var p1v = Vector512.Create(pg[j + 1]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
-                            b0 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 0), b0);
-                            b1 = Vector512.FusedMultiplyAdd(p1v, T.Load(v1, 16), b1);
+                            T.Load32(vBase + (rows[j] + i) * T.ElementBytes, out var e0, out var o0);
+                            T.Load32(vBase + (rows[j + 1] + i) * T.ElementBytes, out var e1, out var o1);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, e0, a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, o0, a1);
+                            b0 = Vector512.FusedMultiplyAdd(p1v, e1, b0);
+                            b1 = Vector512.FusedMultiplyAdd(p1v, o1, b1);
                         }
                         if (j < count)
                         {
-                            byte* v0 = vBase + (rows[j] + i * 16) * T.ElementBytes;
                             var p0v = Vector512.Create(pg[j]);
-                            a0 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 0), a0);
-                            a1 = Vector512.FusedMultiplyAdd(p0v, T.Load(v0, 16), a1);
+                            T.Load32(vBase + (rows[j] + i) * T.ElementBytes, out var e0, out var o0);
+                            a0 = Vector512.FusedMultiplyAdd(p0v, e0, a0);
+                            a1 = Vector512.FusedMultiplyAdd(p0v, o0, a1);
                         }
-                        (a0 + b0).Store(a + i * 16);
-                        (a1 + b1).Store(a + i * 16 + 16);
-                    }
-                    if (i < vecs)
-                    {
-                        Vector512<float> a0 = Vector512.Load(a + i * 16), b0 = default;
-                        int j = 0;
-                        for (; j + 2 <= count; j += 2)
-                        {
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), T.Load(vBase + rows[j] * T.ElementBytes, i * 16), a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j + 1]), T.Load(vBase + rows[j + 1] * T.ElementBytes, i * 16), b0);
-                        }
-                        if (j < count) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pg[j]), T.Load(vBase + rows[j] * T.ElementBytes, i * 16), a0);
-                        (a0 + b0).Store(a + i * 16);
+                        (a0 + b0).Store(a + i);
+                        (a1 + b1).Store(a + i + 16);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>(a0, a1, a2, a3) += p × the 64 elements at <paramref name="v"/>, in the even/odd layout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddScaled64<T>(byte* v, Vector512<float> p, ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+        where T : struct, IEvenOddLoad
+    {
+        T.Load32(v, out var e0, out var o0);
+        T.Load32(v + 32 * T.ElementBytes, out var e1, out var o1);
+        a0 = Vector512.FusedMultiplyAdd(p, e0, a0);
+        a1 = Vector512.FusedMultiplyAdd(p, o0, a1);
+        a2 = Vector512.FusedMultiplyAdd(p, e1, a2);
+        a3 = Vector512.FusedMultiplyAdd(p, o1, a3);
+    }
+
+    /// <summary>
+    /// Loads 32 consecutive cache elements as two float vectors: the even-indexed elements and the
+    /// odd-indexed ones (the layout <see cref="KeysV512{T}"/> computes in).
+    /// </summary>
+    private interface IEvenOddLoad
+    {
+        static abstract int ElementBytes { get; }
+
+        static abstract void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd);
+    }
+
+    /// <summary>BF16: one 64-byte load; as uint32 lanes, lane i holds element 2i in its low half and 2i+1 in its high half.</summary>
+    private readonly struct Bf16Pairs : IEvenOddLoad
+    {
+        public static int ElementBytes => 2;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd)
+        {
+            var v = Vector512.Load((uint*)p);
+            even = (v << 16).AsSingle();
+            odd = (v & Vector512.Create(0xFFFF0000u)).AsSingle();
+        }
+    }
+
+    /// <summary>F32: two loads permuted into the same layout as <see cref="Bf16Pairs"/>.</summary>
+    private readonly struct F32Pairs : IEvenOddLoad
+    {
+        public static int ElementBytes => 4;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd)
+        {
+            var a = Vector512.Load((float*)p);
+            var b = Vector512.Load((float*)p + 16);
+            even = Avx512F.PermuteVar16x32x2(a, EvenLanes, b);
+            odd = Avx512F.PermuteVar16x32x2(a, OddLanes, b);
+        }
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    /// <summary>dst = src (n a multiple of 32) with each 32 elements as [its 16 even-indexed | its 16 odd-indexed].</summary>
+    private static void ArrangeEvenOdd(float* src, float* dst, int n)
+    {
+        for (int i = 0; i < n; i += 32)
+        {
+            F32Pairs.Load32((byte*)(src + i), out var even, out var odd);
+            even.Store(dst + i);
+            odd.Store(dst + i + 16);
+        }
+    }
+
+    /// <summary>The inverse of <see cref="ArrangeEvenOdd"/>, in place.</summary>
+    private static void InterleaveEvenOdd(float* a, int n)
+    {
+        for (int i = 0; i < n; i += 32)
+        {
+            var even = Vector512.Load(a + i);
+            var odd = Vector512.Load(a + i + 16);
+            Avx512F.PermuteVar16x32x2(even, InterleaveLow, odd).Store(a + i);
+            Avx512F.PermuteVar16x32x2(even, InterleaveHigh, odd).Store(a + i + 16);
         }
     }
 

@@ -76,7 +76,7 @@ public sealed class PagedAttentionTests
     {
         var data = new TheoryData<IsaLevel, int, int, int, DType>();
         foreach (var isa in IsaScope.Levels())
-            foreach (int hd in new[] { 18, 48, 64 })
+            foreach (int hd in new[] { 18, 48, 64, 96 })
                 foreach (int window in new[] { 0, 5, 70 })
                     for (int shape = 0; shape < 4; shape++)
                         foreach (var dtype in new[] { DType.F32, DType.BF16 })
@@ -88,8 +88,8 @@ public sealed class PagedAttentionTests
     /// Calls with fewer than 16 query tokens, where keys are split across work items and the partials
     /// merged (flash-decoding): one long decode (10 splits of 32), two sequences (4 and 3 splits of 64),
     /// an 8-token chunk (2 splits of 48), and a 2-token chunk (3 splits of 32) whose first token's last
-    /// split is empty. head_dim 48 and 64 take the Vector512 chunk-of-16 path (3 vectors per row, and
-    /// the unrolled 4-vector path), 18 the generic one.
+    /// split is empty. head_dim 64 and 96 take the Vector512 chunk-of-16 path (the unrolled head_dim-64
+    /// loops, and the general loops over 32-element pairs), 18 and 48 (not a multiple of 32) the generic one.
     /// </summary>
     [Theory]
     [MemberData(nameof(SplitCases))]
@@ -172,7 +172,7 @@ public sealed class PagedAttentionTests
     {
         var data = new TheoryData<IsaLevel, int, int>();
         foreach (var isa in IsaScope.Levels())
-            foreach (int hd in new[] { 18, 48, 64, 80 })
+            foreach (int hd in new[] { 18, 48, 64, 80, 128 })
                 foreach (int window in new[] { 0, 37 })
                     data.Add(isa, hd, window);
         return data;

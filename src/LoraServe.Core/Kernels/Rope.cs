@@ -9,11 +9,22 @@ namespace LoraServe.Core.Kernels;
 /// out[i] = x[i]·cos − x[i+half]·sin, out[i+half] = x[i+half]·cos + x[i]·sin.
 /// Angles follow HF LlamaRotaryEmbedding: freqs = position · inv_freq as a float32 product (the
 /// rounding at large positions matches HF's), then cos/sin of that float32 angle.
+///
+/// cos/sin are computed once per position and kept in a table that grows to the largest position
+/// seen (as vLLM's cos_sin_cache, but lazily): a decoder calls <see cref="Apply"/> twice per layer
+/// with the same positions, and recomputing 64 sin/cos per token per call was ~2 µs per layer of a
+/// batch-1 decode step. Not thread-safe (one model drives one instance).
 /// </summary>
 public sealed unsafe class Rope
 {
     private const long ParallelThresholdElements = 1 << 15;
+    private const int MinTablePositions = 256;
+    private const int MaxTableSlack = 8192;
     private readonly float[] _invFreq;
+
+    /// <summary>cos and sin of position p's angles at [p·HeadDim/2, (p+1)·HeadDim/2) for p &lt; <see cref="_tablePositions"/>.</summary>
+    private float[] _cos = [], _sin = [];
+    private int _tablePositions;
 
     public Rope(int headDim, double theta, Llama3RopeScaling? scaling = null)
     {
@@ -60,8 +71,8 @@ public sealed unsafe class Rope
     }
 
     /// <summary>
-    /// Rotates in place. x: (tokens, heads, HeadDim); positions: (tokens). Tokens are spread over
-    /// the kernel pool when there are enough; each computes its cos/sin once for all its heads.
+    /// Rotates in place. x: (tokens, heads, HeadDim); positions: (tokens), each ≥ 0. Tokens are spread
+    /// over the kernel pool when there are enough.
     /// </summary>
     public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads)
     {
@@ -69,19 +80,55 @@ public sealed unsafe class Rope
         if (heads <= 0) throw new ArgumentOutOfRangeException(nameof(heads), heads, "heads must be positive");
         if (x.Length < (long)tokens * heads * HeadDim) throw new ArgumentException($"x has {x.Length} elements, needs {tokens}x{heads}x{HeadDim}", nameof(x));
         if (tokens == 0) return;
+        int maxPosition = 0;
+        for (int t = 0; t < tokens; t++)
+        {
+            if (positions[t] < 0) throw new ArgumentOutOfRangeException(nameof(positions), positions[t], $"position at token {t} is negative");
+            maxPosition = Math.Max(maxPosition, positions[t]);
+        }
+        EnsureTable(maxPosition);
         fixed (float* xp = x)
         fixed (int* pp = positions)
-        fixed (float* inv = _invFreq)
+        fixed (float* cos = _cos)
+        fixed (float* sin = _sin)
         {
-            var job = new Job { X = xp, Positions = pp, InvFreq = inv, Heads = heads, HeadDim = HeadDim, Isa = KernelIsa.Current };
+            var job = new Job { X = xp, Positions = pp, Cos = cos, Sin = sin, Heads = heads, HeadDim = HeadDim, Isa = KernelIsa.Current };
             if ((long)tokens * heads * HeadDim < ParallelThresholdElements) for (int t = 0; t < tokens; t++) RunToken(&job, t);
             else KernelThreadPool.Run(&RunToken, &job, tokens);
         }
     }
 
+    /// <summary>
+    /// Extends the cos/sin table to cover <paramref name="maxPosition"/>: to twice its size (so a
+    /// growing context costs amortised O(1) per position), but never more than
+    /// <see cref="MaxTableSlack"/> positions past the one asked for.
+    /// </summary>
+    private void EnsureTable(int maxPosition)
+    {
+        if (maxPosition < _tablePositions) return;
+        int half = HeadDim / 2;
+        long wanted = Math.Max(maxPosition + 1L, Math.Min(Math.Max(MinTablePositions, 2L * _tablePositions), maxPosition + 1L + MaxTableSlack));
+        if (wanted * half > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(maxPosition), maxPosition, "position too large for the rotary table");
+        int positions = (int)wanted;
+        Array.Resize(ref _cos, positions * half);
+        Array.Resize(ref _sin, positions * half);
+        for (int p = _tablePositions; p < positions; p++)
+        {
+            float pos = p;
+            for (int i = 0; i < half; i++)
+            {
+                float angle = pos * _invFreq[i];
+                (double s, double c) = Math.SinCos(angle);
+                _cos[p * half + i] = (float)c;
+                _sin[p * half + i] = (float)s;
+            }
+        }
+        _tablePositions = positions;
+    }
+
     private struct Job
     {
-        public float* X, InvFreq;
+        public float* X, Cos, Sin;
         public int* Positions;
         public int Heads, HeadDim;
         public IsaLevel Isa;
@@ -91,16 +138,8 @@ public sealed unsafe class Rope
     {
         var job = (Job*)state;
         int half = job->HeadDim / 2;
-        float* cos = stackalloc float[half];
-        float* sin = stackalloc float[half];
-        float pos = job->Positions[t];
-        for (int i = 0; i < half; i++)
-        {
-            float angle = pos * job->InvFreq[i];
-            (double s, double c) = Math.SinCos(angle);
-            cos[i] = (float)c;
-            sin[i] = (float)s;
-        }
+        float* cos = job->Cos + (long)job->Positions[t] * half;
+        float* sin = job->Sin + (long)job->Positions[t] * half;
         for (int h = 0; h < job->Heads; h++)
         {
             float* x1 = job->X + ((long)t * job->Heads + h) * job->HeadDim, x2 = x1 + half;

@@ -67,6 +67,38 @@ public sealed class RopeTests
         }
     }
 
+    /// <summary>
+    /// Positions that arrive in growing steps (as a decode does, past the table's first 256 positions
+    /// and its doublings) and then jump back rotate exactly as one call over all of them would.
+    /// </summary>
+    [Fact]
+    public void Table_growth_across_calls_gives_the_same_rotation_as_one_call()
+    {
+        const int headDim = 18, heads = 2;
+        int[][] calls = [[0, 5], [255], [256, 300], [511, 513, 1200], [9000], [40000], [3]];
+        int[] all = calls.SelectMany(c => c).ToArray();
+        var x = TensorCheck.Random(all.Length * heads * headDim, seed: 9);
+        var expected = (float[])x.Clone();
+        new Rope(headDim, 10000).Apply(expected, all, heads);
+        var rope = new Rope(headDim, 10000);
+        int offset = 0;
+        foreach (var positions in calls)
+        {
+            rope.Apply(x.AsSpan(offset * heads * headDim, positions.Length * heads * headDim), positions, heads);
+            offset += positions.Length;
+        }
+        Assert.Equal(expected, x);
+    }
+
+    [Fact]
+    public void Negative_position_is_rejected()
+    {
+        var rope = new Rope(8, 10000);
+        var x = new float[2 * 8];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => rope.Apply(x, [3, -1], heads: 1));
+        Assert.Contains("token 1", e.Message);
+    }
+
     [Fact]
     public void Apply_at_position_zero_is_identity()
     {

@@ -14,7 +14,9 @@ namespace LoraServe.Bench;
 /// batch 1, 8, 32 with every sequence at a fixed context, prefill tokens/s, and the batch-1 step
 /// time against the physical limit — (weight bytes + KV bytes read per step) ÷ measured bandwidth.
 /// Options: --dtype BF16|F32 (default BF16), --context N (default 256), --prefill N (default 512, 0 = skip),
-/// --batch N (repeatable; default 1, 8 and 32), --weights auto|mapped|resident (default auto: see WeightPlacement).
+/// --batch N (repeatable; default 1, 8 and 32), --weights auto|mapped|resident (default auto: see WeightPlacement),
+/// --phases (also print where each step's time goes, from LlamaModel.Profile: medians per phase, and the
+/// read rate of each projection phase against the paired bandwidth reading).
 /// </summary>
 public sealed class DecodeBenchmark : IBenchmark
 {
@@ -28,6 +30,7 @@ public sealed class DecodeBenchmark : IBenchmark
         int context = 256, prefill = 512;
         var batches = new List<int>();
         var placement = WeightPlacement.Auto;
+        bool phases = options.Rest.Contains("--phases");
         for (int i = 0; i < options.Rest.Count - 1; i++)
         {
             if (options.Rest[i] == "--batch") batches.Add(int.Parse(options.Rest[i + 1]));
@@ -52,11 +55,13 @@ public sealed class DecodeBenchmark : IBenchmark
         Console.WriteLine("| batch | step ms | tokens/s | bytes read / step (MB) | bandwidth GB/s | bound ms (bytes ÷ bandwidth) | step ÷ bound (median of pairs) | quartiles of pair ratios |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---|");
         if (batches.Count == 0) batches.AddRange([1, 8, 32]);
+        var phaseTables = new List<string>();
         foreach (int batch in batches)
         {
             long kvBytes = 2L * config.NumLayers * batch * (context + 1) * config.NumKvHeads * config.HeadDim * model.KvCacheDType.SizeInBytes();
             long bytes = weightBytes + kvBytes;
-            var (steps, bandwidths) = DecodeSteps(model, config, batch, context, options.Reps, probe);
+            var (steps, bandwidths, phaseSeconds) = DecodeSteps(model, config, batch, context, options.Reps, probe, phases);
+            if (phases) phaseTables.Add(PhaseTable(model, batch, kvBytes, steps, bandwidths, phaseSeconds!));
             var ratios = steps.Zip(bandwidths, (t, bw) => t * bw / bytes).ToArray();
             double step = Median(steps), bandwidth = Median(bandwidths);
             Array.Sort(ratios);
@@ -64,6 +69,7 @@ public sealed class DecodeBenchmark : IBenchmark
             Console.WriteLine($"| {batch} | {step * 1e3:F2} | {batch / step:F1} | {bytes / 1e6:F1} | {bandwidth / 1e9:F1} | {bytes / bandwidth * 1e3:F2} | {Median(ratios):F2} | {q1:F2}–{q3:F2} |");
         }
         Console.WriteLine();
+        foreach (string table in phaseTables) Console.WriteLine(table);
         if (prefill == 0) return;
         double prefillSeconds = Prefill(model, config, prefill, options.Reps);
         Console.WriteLine($"prefill: {prefill} tokens in one sequence, {prefillSeconds * 1e3:F1} ms, {prefill / prefillSeconds:F0} tokens/s");
@@ -76,8 +82,49 @@ public sealed class DecodeBenchmark : IBenchmark
         return sorted[sorted.Length / 2];
     }
 
-    /// <summary>Step seconds and the bandwidth read just before each step, for <paramref name="reps"/> pairs (after 2 warm-up steps).</summary>
-    private static (double[] Steps, double[] Bandwidths) DecodeSteps(LlamaModel model, ModelConfig config, int batch, int context, int reps, MemoryBandwidthBenchmark.Probe probe)
+    /// <summary>
+    /// Per phase: the median of its seconds per step and its share of the median step; for a projection
+    /// phase also the bytes it reads per step and its read rate as a fraction of the paired bandwidth
+    /// reading (median over steps of bytes ÷ phase time ÷ bandwidth).
+    /// </summary>
+    private static string PhaseTable(LlamaModel model, int batch, long kvBytes, double[] steps, double[] bandwidths, double[][] phaseSeconds)
+    {
+        var w = model.Weights;
+        long Sum(Func<LlamaLayerWeights, long> bytes) => w.Layers.Sum(bytes);
+        var phaseBytes = new Dictionary<ForwardPhase, long>
+        {
+            [ForwardPhase.QkvProjection] = Sum(l => l.Q.ByteCount + l.K.ByteCount + l.V.ByteCount),
+            [ForwardPhase.OutputProjection] = Sum(l => l.O.ByteCount),
+            [ForwardPhase.GateUpProjection] = Sum(l => l.Gate.ByteCount + l.Up.ByteCount),
+            [ForwardPhase.DownProjection] = Sum(l => l.Down.ByteCount),
+            [ForwardPhase.LmHead] = w.LmHead.ByteCount,
+            [ForwardPhase.Attention] = kvBytes,
+        };
+        var table = new System.Text.StringBuilder();
+        table.AppendLine($"batch {batch}, where a step goes (median over {steps.Length} steps; median step {Median(steps) * 1e3:F2} ms):");
+        table.AppendLine();
+        table.AppendLine("| phase | ms per step | share of step | MB read per step | read rate ÷ paired bandwidth |");
+        table.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var phase in Enum.GetValues<ForwardPhase>())
+        {
+            var seconds = phaseSeconds.Select(p => p[(int)phase]).ToArray();
+            string rate = "", megabytes = "";
+            if (phaseBytes.TryGetValue(phase, out long bytes))
+            {
+                megabytes = $"{bytes / 1e6:F1}";
+                rate = $"{Median(seconds.Select((t, i) => bytes / t / bandwidths[i]).ToArray()):F2}";
+            }
+            table.AppendLine($"| {phase} | {Median(seconds) * 1e3:F3} | {Median(seconds) / Median(steps):P0} | {megabytes} | {rate} |");
+        }
+        return table.ToString();
+    }
+
+    /// <summary>
+    /// Step seconds and the bandwidth read just before each step, for <paramref name="reps"/> pairs (after
+    /// 2 warm-up steps); with <paramref name="phases"/>, also each step's seconds per <see cref="ForwardPhase"/>.
+    /// </summary>
+    private static (double[] Steps, double[] Bandwidths, double[][]? PhaseSeconds) DecodeSteps(LlamaModel model, ModelConfig config, int batch, int context, int reps,
+        MemoryBandwidthBenchmark.Probe probe, bool phases)
     {
         const int blockSize = 16;
         int steps = reps + 2;
@@ -98,6 +145,8 @@ public sealed class DecodeBenchmark : IBenchmark
         // Decode steps: one token per sequence; the KV grows by one per step (negligible vs context).
         var times = new double[reps];
         var bandwidths = new double[reps];
+        var phaseSeconds = phases ? new double[reps][] : null;
+        var profile = new ForwardProfile();
         var tokens = new int[batch];
         for (int step = 0; step < steps; step++)
         {
@@ -107,14 +156,18 @@ public sealed class DecodeBenchmark : IBenchmark
                 seqs[s] = new AttentionSequence(s, 1, context + step, tables[s]);
             }
             double bw = probe.MeasureOnce();
+            profile.Reset();
+            model.Profile = phases ? profile : null;
             var sw = Stopwatch.StartNew();
             model.Forward(ForwardBatch.LastTokenLogits(tokens, seqs), cache, logits);
             double seconds = sw.Elapsed.TotalSeconds;
+            model.Profile = null;
             if (step < 2) continue;
             times[step - 2] = seconds;
             bandwidths[step - 2] = bw;
+            if (phaseSeconds is not null) phaseSeconds[step - 2] = Enum.GetValues<ForwardPhase>().Select(p => profile[p].TotalSeconds).ToArray();
         }
-        return (times, bandwidths);
+        return (times, bandwidths, phaseSeconds);
     }
 
     private static double Prefill(LlamaModel model, ModelConfig config, int tokens, int reps)

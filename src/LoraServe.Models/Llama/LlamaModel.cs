@@ -29,6 +29,9 @@ public sealed class LlamaModel : IDisposable
 
     public ModelConfig Config { get; }
 
+    /// <summary>When set, every forward pass adds its time per phase to it (for benchmarks; null by default).</summary>
+    public ForwardProfile? Profile { get; set; }
+
     /// <summary>
     /// Allocates a paged KV cache shaped for this model, in <see cref="KvCacheDType"/>.
     /// </summary>
@@ -60,6 +63,8 @@ public sealed class LlamaModel : IDisposable
                 throw new ArgumentException($"sequence at offset {s.TokenOffset} needs {needed} KV blocks for {s.StartPosition + s.TokenCount} positions, block table has {s.BlockTable.Length}");
         }
 
+        var profile = Profile;
+        long mark = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         _ws.EnsureTokens(tokens);
         var h = _ws.Hidden.AsSpan(0, tokens * hidden);
         Embed(batch.TokenIds, h);
@@ -78,9 +83,11 @@ public sealed class LlamaModel : IDisposable
         {
             var w = Weights.Layers[l];
             RmsNorm.Apply(h, w.InputNorm, c.RmsNormEps, normed, tokens);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.Other, mark);
             // q/k/v (and gate/up below) share their input: one call, which at batch-1 decode is one
             // kernel launch over the three matrices (Gemm's shared-input overloads).
             Gemm.MatMulTransposed(normed, tokens, w.Q, q, w.K, k, w.V, v);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.QkvProjection, mark);
             if (w.QBias is not null) AddBias(q, w.QBias, tokens);
             if (w.KBias is not null) AddBias(k, w.KBias, tokens);
             if (w.VBias is not null) AddBias(v, w.VBias, tokens);
@@ -90,18 +97,24 @@ public sealed class LlamaModel : IDisposable
                 d.Apply(l, LinearKind.K, normed, k, tokens);
                 d.Apply(l, LinearKind.V, normed, v, tokens);
             }
+            if (profile is not null) mark = profile.Charge(ForwardPhase.Other, mark);
             _rope.Apply(q, batch.Positions, c.NumHeads);
             _rope.Apply(k, batch.Positions, c.NumKvHeads);
             foreach (var s in batch.Sequences)
                 cache.Write(l, s.BlockTable, s.StartPosition, k.Slice(s.TokenOffset * kvDim), v.Slice(s.TokenOffset * kvDim), s.TokenCount);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.RopeAndKvWrite, mark);
             PagedAttention.Forward(q, batch.Sequences, cache, l, c.NumHeads, scale, attn, c.SlidingWindow);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.Attention, mark);
             // Residual add fused into the GEMM: h += attn·Woᵀ.
             Gemm.MatMulTransposed(attn, tokens, w.O, h, accumulate: true);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.OutputProjection, mark);
             if (w.OBias is not null) AddBias(h, w.OBias, tokens);
             batch.Delta?.Apply(l, LinearKind.O, attn, h, tokens);
 
             RmsNorm.Apply(h, w.PostAttentionNorm, c.RmsNormEps, normed, tokens);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.Other, mark);
             Gemm.MatMulTransposed(normed, tokens, w.Gate, gate, w.Up, up);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.GateUpProjection, mark);
             if (w.GateBias is not null) AddBias(gate, w.GateBias, tokens);
             if (w.UpBias is not null) AddBias(up, w.UpBias, tokens);
             if (batch.Delta is { } dm)
@@ -110,7 +123,9 @@ public sealed class LlamaModel : IDisposable
                 dm.Apply(l, LinearKind.Up, normed, up, tokens);
             }
             Activations.SiluMul(gate, up);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.Other, mark);
             Gemm.MatMulTransposed(gate, tokens, w.Down, h, accumulate: true);
+            if (profile is not null) mark = profile.Charge(ForwardPhase.DownProjection, mark);
             if (w.DownBias is not null) AddBias(h, w.DownBias, tokens);
             batch.Delta?.Apply(l, LinearKind.Down, gate, h, tokens);
         }
@@ -121,7 +136,9 @@ public sealed class LlamaModel : IDisposable
         var last = _ws.Normed.AsSpan(0, rows * hidden);
         for (int i = 0; i < rows; i++) h.Slice(batch.LogitRows[i] * hidden, hidden).CopyTo(_ws.Gather.AsSpan(i * hidden, hidden));
         RmsNorm.Apply(_ws.Gather.AsSpan(0, rows * hidden), Weights.FinalNorm, c.RmsNormEps, last, rows);
+        if (profile is not null) mark = profile.Charge(ForwardPhase.Other, mark);
         Gemm.MatMulTransposed(last, rows, Weights.LmHead, logits.Slice(0, rows * vocab));
+        profile?.Charge(ForwardPhase.LmHead, mark);
     }
 
     private void Embed(ReadOnlySpan<int> tokenIds, Span<float> h)

@@ -127,6 +127,36 @@ public class LlamaModelTests
         Assert.Contains("needs 2 KV blocks", shortTable.Message);
     }
 
+    /// <summary>
+    /// A profile charges every phase that ran, never more than the call's wall time, and does not
+    /// change the logits; without a profile set nothing is charged.
+    /// </summary>
+    [Fact]
+    public void Profile_times_every_phase_of_the_forward_without_changing_it()
+    {
+        var config = InMemoryModel.TinyConfig();
+        using var m = new InMemoryModel(config, seed: 5);
+        var model = new LlamaModel(m.Weights);
+        var expected = LastLogitsAlone(model, Prompt);
+
+        var profile = new ForwardProfile();
+        model.Profile = profile;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var logits = LastLogitsAlone(model, Prompt);
+        var wall = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        model.Profile = null;
+
+        Assert.Equal(expected, logits);
+        foreach (var phase in Enum.GetValues<ForwardPhase>())
+            Assert.True(profile[phase] > TimeSpan.Zero, $"{phase} was not charged");
+        Assert.True(profile.Total <= wall, $"phases {profile.Total} exceed the call's {wall}");
+
+        profile.Reset();
+        Assert.Equal(TimeSpan.Zero, profile.Total);
+        LastLogitsAlone(model, Prompt); // not set: nothing is charged
+        Assert.Equal(TimeSpan.Zero, profile.Total);
+    }
+
     private static float[] LastLogitsAlone(LlamaModel model, int[] tokens)
     {
         using PagedKvCache cache = model.CreateKvCache(numBlocks: 1, blockSize: 32);

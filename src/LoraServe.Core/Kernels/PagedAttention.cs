@@ -28,8 +28,8 @@ namespace LoraServe.Core.Kernels;
 /// on the shapes of the call, never on the thread count, so results are the same on 1 or N threads.
 ///
 /// Vector512 path (head_dim a multiple of 32): the scores of 16 keys are computed as 16 partial
-/// vectors per query head and reduced together by a 4-level vpermt2ps transpose-add tree (30
-/// permutes + 15 adds for 16 scores instead of a full horizontal reduction per key), rows are read
+/// vectors per query head and reduced together by a 4-level shuffle-add tree (30 shuffles, 24 of
+/// them inside 128-bit lanes, + 15 adds for 16 scores instead of a full horizontal reduction per key), rows are read
 /// as even/odd element pairs (see <see cref="KeysV512{T}"/>), the softmax uses
 /// <see cref="VectorMath.Exp"/>, and the next chunk's K rows and this chunk's V rows are prefetched
 /// while the scores are formed. No library offers paged-cache attention for .NET, hence the
@@ -550,37 +550,43 @@ public static unsafe class PagedAttention
         return MathF.Max(q.ToScalar(), q.GetElement(1));
     }
 
-    // Lane selectors for the transpose-add tree (indices ≥ 16 pick from the second operand).
-    private static readonly Vector512<int> Lo1 = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    private static readonly Vector512<int> Hi1 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    private static readonly Vector512<int> Lo2 = Vector512.Create(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-    private static readonly Vector512<int> Hi2 = Vector512.Create(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    private static readonly Vector512<int> Lo3 = Vector512.Create(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
-    private static readonly Vector512<int> Hi3 = Vector512.Create(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    private static readonly Vector512<int> Lo4 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> Hi4 = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Pair(Vector512<float> a, Vector512<float> b, Vector512<int> lo, Vector512<int> hi) =>
-        Avx512F.PermuteVar16x32x2(a, lo, b) + Avx512F.PermuteVar16x32x2(a, hi, b);
-
     /// <summary>
-    /// [Σ v₀, Σ v₁, …, Σ v₁₅] of 16 vectors: each level pairs vectors and halves the lanes each one
-    /// occupies (8, 4, 2, 1), so 16 horizontal sums cost 30 permutes and 15 adds.
+    /// [Σ v₀, Σ v₁, …, Σ v₁₅] of 16 vectors, by a 4-level shuffle-add tree that halves the vectors at
+    /// each level: two levels of in-lane unpacks (vunpcklps/vunpckhps, then the same on float pairs)
+    /// leave in each 128-bit lane the lane's sums of four inputs; two levels of 128-bit lane shuffles
+    /// (vshuff32x4) add the four lanes. 30 shuffles and 15 adds for 16 sums, instead of a full
+    /// horizontal reduction per vector; 24 of the shuffles stay inside a lane, none needs a lane
+    /// selector or overwrites a source. Against the vpermt2ps tree it replaced (two-source cross-lane
+    /// permutes): 2 % less time per decode-attention call, both trees alternated in one process
+    /// (one thread, 257 keys, 9 heads, 22.1 vs 22.5 µs median of 30).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> TransposeSum16(Vector512<float>* v)
     {
-        var r0 = Pair(v[0], v[1], Lo1, Hi1); var r1 = Pair(v[2], v[3], Lo1, Hi1);
-        var r2 = Pair(v[4], v[5], Lo1, Hi1); var r3 = Pair(v[6], v[7], Lo1, Hi1);
-        var r4 = Pair(v[8], v[9], Lo1, Hi1); var r5 = Pair(v[10], v[11], Lo1, Hi1);
-        var r6 = Pair(v[12], v[13], Lo1, Hi1); var r7 = Pair(v[14], v[15], Lo1, Hi1);
-        var s0 = Pair(r0, r1, Lo2, Hi2); var s1 = Pair(r2, r3, Lo2, Hi2);
-        var s2 = Pair(r4, r5, Lo2, Hi2); var s3 = Pair(r6, r7, Lo2, Hi2);
-        var t0 = Pair(s0, s1, Lo3, Hi3); var t1 = Pair(s2, s3, Lo3, Hi3);
-        return Pair(t0, t1, Lo4, Hi4);
+        var abcd = SumQuad(v[0], v[1], v[2], v[3]);
+        var efgh = SumQuad(v[4], v[5], v[6], v[7]);
+        var ijkl = SumQuad(v[8], v[9], v[10], v[11]);
+        var mnop = SumQuad(v[12], v[13], v[14], v[15]);
+        var ae = SumLanePairs(abcd, efgh);
+        var im = SumLanePairs(ijkl, mnop);
+        return SumLanePairs(ae, im);
     }
 
+    /// <summary>Per 128-bit lane L: [Σ a's lane L, Σ b's lane L, Σ c's lane L, Σ d's lane L].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SumQuad(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        // Per lane: ab = [a0+a2, b0+b2, a1+a3, b1+b3], cd likewise.
+        var ab = Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
+        var cd = Avx512F.UnpackLow(c, d) + Avx512F.UnpackHigh(c, d);
+        // Unpacking float pairs (as doubles): [a0+a2, b0+b2, c0+c2, d0+d2] + [a1+a3, b1+b3, c1+c3, d1+d3].
+        return Avx512F.UnpackLow(ab.AsDouble(), cd.AsDouble()).AsSingle() + Avx512F.UnpackHigh(ab.AsDouble(), cd.AsDouble()).AsSingle();
+    }
+
+    /// <summary>[x.L0 + x.L1, x.L2 + x.L3, y.L0 + y.L1, y.L2 + y.L3] over the 128-bit lanes L of x and y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SumLanePairs(Vector512<float> x, Vector512<float> y) =>
+        Avx512F.Shuffle4x128(x, y, 0b10_00_10_00) + Avx512F.Shuffle4x128(x, y, 0b11_01_11_01);
     /// <summary>Combines the split partials of every (row, query head) into the normalised output (on the calling thread).</summary>
     private static void Merge(Job* job)
     {

@@ -23,7 +23,12 @@ namespace LoraServe.Core.Kernels;
 ///   barely ramp up on before they end.</item>
 /// <item>Software prefetch <see cref="Gemm.Tuning.GemvPrefetchBytes"/> ahead of the read pointer, one
 ///   per 64 bytes consumed, plus one burst over a call's first bytes: hardware prefetchers stop at
-///   4 KB page boundaries (`--weights mapped` reads 4 KB file pages), software prefetches do not.</item>
+///   4 KB page boundaries (`--weights mapped` reads 4 KB file pages), software prefetches do not.
+///   The prefetches are non-temporal (prefetchnta): each weight is read once per step, so its lines
+///   should not displace what the step reads again (the K/V cache, activations) from the L2 and L3.
+///   Decode steps run back to back took 5.31 against 5.7 ms (medians of six alternated runs, step ÷
+///   bound 1.21 against 1.34); a step right after a 1 GiB read that flushed the caches is the same
+///   either way (docs/kernels.md).</item>
 /// <item>Eight independent accumulators per row (four 64-byte loads per iteration × even/odd; the
 ///   Vector256 path four), one horizontal sum per row; each output element is summed in a fixed
 ///   order whatever the thread count.</item>
@@ -66,10 +71,10 @@ internal static unsafe class GemvKernels
             while (p < quadEnd)
             {
                 byte* pf = p + prefetchBytes;
-                Sse.Prefetch0(pf);
-                Sse.Prefetch0(pf + 64);
-                Sse.Prefetch0(pf + 128);
-                Sse.Prefetch0(pf + 192);
+                Sse.PrefetchNonTemporal(pf);
+                Sse.PrefetchNonTemporal(pf + 64);
+                Sse.PrefetchNonTemporal(pf + 128);
+                Sse.PrefetchNonTemporal(pf + 192);
                 var v0 = Vector512.Load((uint*)p);
                 var v1 = Vector512.Load((uint*)(p + 64));
                 var v2 = Vector512.Load((uint*)(p + 128));
@@ -88,7 +93,7 @@ internal static unsafe class GemvKernels
             }
             while (p < chunkEnd)
             {
-                Sse.Prefetch0(p + prefetchBytes);
+                Sse.PrefetchNonTemporal(p + prefetchBytes);
                 var v0 = Vector512.Load((uint*)p);
                 a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector512.Load(xe), a0);
                 a1 = Vector512.FusedMultiplyAdd((v0 & highMask).AsSingle(), Vector512.Load(xo), a1);
@@ -118,7 +123,7 @@ internal static unsafe class GemvKernels
             for (; c + 2 <= chunks; c += 2)
             {
                 uint* p = (uint*)(row + c * 16);
-                if (prefetchBytes != 0) Sse.Prefetch0((byte*)p + prefetchBytes);
+                if (prefetchBytes != 0) Sse.PrefetchNonTemporal((byte*)p + prefetchBytes);
                 var v0 = Vector256.Load(p);
                 var v1 = Vector256.Load(p + 8);
                 a0 = Vector256.FusedMultiplyAdd((v0 << 16).AsSingle(), Vector256.Load(xEven + c * 8), a0);
@@ -148,7 +153,7 @@ internal static unsafe class GemvKernels
     private static void PrefetchStart(ushort* start, int prefetchBytes)
     {
         byte* p = (byte*)((nint)start & ~63);
-        for (int off = 0; off < prefetchBytes; off += 64) Sse.Prefetch0(p + off);
+        for (int off = 0; off < prefetchBytes; off += 64) Sse.PrefetchNonTemporal(p + off);
     }
 
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

@@ -398,7 +398,7 @@ public static unsafe class Gemm
             S = segments, X = x, XEven = split, XOdd = split + half + 16, K = k,
             PrefetchBytes = Tuning.GemvPrefetchBytes, Accumulate = accumulate, Isa = KernelIsa.Current,
         };
-        GemvKernels.SplitEvenOdd(x, k, job.XEven, job.XOdd, job.Isa);
+        EvenOdd.Split(x, k, job.XEven, job.XOdd, job.Isa);
         int n = segments.N0 + segments.N1 + segments.N2;
         int threads = (long)n * k < ParallelThresholdMacs ? 1 : KernelThreadPool.AvailableThreads;
         long rowBytes = (long)k * sizeof(ushort);

@@ -155,28 +155,4 @@ internal static unsafe class GemvKernels
         byte* p = (byte*)((nint)start & ~63);
         for (int off = 0; off < prefetchBytes; off += 64) Sse.PrefetchNonTemporal(p + off);
     }
-
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-
-    /// <summary>xEven[i] = x[2i], xOdd[i] = x[2i + 1] for i &lt; k / 2.</summary>
-    public static void SplitEvenOdd(float* x, int k, float* xEven, float* xOdd, IsaLevel isa)
-    {
-        int i = 0;
-        if (isa == IsaLevel.Vector512)
-        {
-            for (; i + 16 <= k / 2; i += 16)
-            {
-                var a = Vector512.Load(x + 2 * i);
-                var b = Vector512.Load(x + 2 * i + 16);
-                Avx512F.PermuteVar16x32x2(a, EvenLanes, b).Store(xEven + i);
-                Avx512F.PermuteVar16x32x2(a, OddLanes, b).Store(xOdd + i);
-            }
-        }
-        for (; i < k / 2; i++)
-        {
-            xEven[i] = x[2 * i];
-            xOdd[i] = x[2 * i + 1];
-        }
-    }
 }

@@ -188,7 +188,7 @@ public static unsafe class PagedAttention
         int hd = job->HeadDim, group = job->Group, heads = job->Heads;
         float* qRow = job->Q + (long)row * heads * hd;
         // Running state of every query head of the row: [m (heads) | l (heads) | acc (heads × hd)], the partials' layout.
-        // ... followed, for the Vector512 path, by q in that path's even/odd layout (ArrangeEvenOdd).
+        // ... followed, for the Vector512 path, by q in that path's even/odd layout (EvenOdd.Arrange).
         float* st = ThreadScratch.Get(ScratchItemState, job->PartialStride + (long)heads * hd);
         float* m = st, l = st + heads, acc = st + 2 * heads;
         new Span<float>(acc, heads * hd).Clear();
@@ -199,10 +199,10 @@ public static unsafe class PagedAttention
             if (job->Isa == IsaLevel.Vector512 && hd % 32 == 0)
             {
                 float* qArranged = st + job->PartialStride;
-                for (int h = 0; h < heads; h++) ArrangeEvenOdd(qRow + h * hd, qArranged + h * hd, hd);
+                EvenOdd.Arrange(qRow, qArranged, heads * hd);
                 if (job->KvType == DType.BF16) KeysV512<Bf16Pairs>(job, qArranged, table, begin, end, m, l, acc);
                 else KeysV512<F32Pairs>(job, qArranged, table, begin, end, m, l, acc);
-                for (int h = 0; h < heads; h++) InterleaveEvenOdd(acc + h * hd, hd);
+                EvenOdd.Interleave(acc, heads * hd);
             }
             else
             {
@@ -475,18 +475,13 @@ public static unsafe class PagedAttention
         static abstract void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd);
     }
 
-    /// <summary>BF16: one 64-byte load; as uint32 lanes, lane i holds element 2i in its low half and 2i+1 in its high half.</summary>
+    /// <summary>BF16: one 64-byte load, a shift and an and (<see cref="EvenOdd.SplitBf16"/>).</summary>
     private readonly struct Bf16Pairs : IEvenOddLoad
     {
         public static int ElementBytes => 2;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd)
-        {
-            var v = Vector512.Load((uint*)p);
-            even = (v << 16).AsSingle();
-            odd = (v & Vector512.Create(0xFFFF0000u)).AsSingle();
-        }
+        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd) => EvenOdd.SplitBf16((ushort*)p, out even, out odd);
     }
 
     /// <summary>F32: two loads permuted into the same layout as <see cref="Bf16Pairs"/>.</summary>
@@ -495,41 +490,7 @@ public static unsafe class PagedAttention
         public static int ElementBytes => 4;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd)
-        {
-            var a = Vector512.Load((float*)p);
-            var b = Vector512.Load((float*)p + 16);
-            even = Avx512F.PermuteVar16x32x2(a, EvenLanes, b);
-            odd = Avx512F.PermuteVar16x32x2(a, OddLanes, b);
-        }
-    }
-
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-
-    /// <summary>dst = src (n a multiple of 32) with each 32 elements as [its 16 even-indexed | its 16 odd-indexed].</summary>
-    private static void ArrangeEvenOdd(float* src, float* dst, int n)
-    {
-        for (int i = 0; i < n; i += 32)
-        {
-            F32Pairs.Load32((byte*)(src + i), out var even, out var odd);
-            even.Store(dst + i);
-            odd.Store(dst + i + 16);
-        }
-    }
-
-    /// <summary>The inverse of <see cref="ArrangeEvenOdd"/>, in place.</summary>
-    private static void InterleaveEvenOdd(float* a, int n)
-    {
-        for (int i = 0; i < n; i += 32)
-        {
-            var even = Vector512.Load(a + i);
-            var odd = Vector512.Load(a + i + 16);
-            Avx512F.PermuteVar16x32x2(even, InterleaveLow, odd).Store(a + i);
-            Avx512F.PermuteVar16x32x2(even, InterleaveHigh, odd).Store(a + i + 16);
-        }
+        public static void Load32(byte* p, out Vector512<float> even, out Vector512<float> odd) => EvenOdd.Split((float*)p, out even, out odd);
     }
 
     /// <summary>Offsets of the next <paramref name="count"/> key rows, advancing (block, slot) through the block table.</summary>

@@ -78,7 +78,9 @@ internal static unsafe class VectorMath
     /// [−87.3, 88.7]); below that it is subnormal or 0, above it +∞. Cody–Waite reduction x = n·ln2 + r with |r| ≤ ln2/2,
     /// Cephes expf's degree-6 polynomial for eʳ, and 2ⁿ applied with vscalefps.
     /// Hand-written because Vector512.Exp (and TensorPrimitives.Exp) evaluate float lanes in double
-    /// precision: accuracy a softmax rounds away, at a cost measured at 13 % of decode attention.
+    /// precision: accuracy a softmax rounds away, at a cost measured at 13 % of decode attention and
+    /// 2.4× the time over a 49,152-entry vocabulary (29.8 → 12.3 µs, sampling and log-probabilities
+    /// through <see cref="ExpShiftedInPlace"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
@@ -96,7 +98,7 @@ internal static unsafe class VectorMath
         return Avx512F.Scale(p, n);
     }
 
-    /// <summary>a[i] = exp(a[i] − shift); returns Σ of the new values.</summary>
+    /// <summary>a[i] = exp(a[i] − shift); returns Σ of the new values. The Vector512 path uses <see cref="Exp"/>.</summary>
     public static float ExpShiftedInPlace(float* a, int n, float shift, IsaLevel isa)
     {
         int i = 0;
@@ -107,7 +109,7 @@ internal static unsafe class VectorMath
             var acc = Vector512<float>.Zero;
             for (; i + 16 <= n; i += 16)
             {
-                var e = Vector512.Exp(Vector512.Load(a + i) - s);
+                var e = Exp(Vector512.Load(a + i) - s);
                 e.Store(a + i);
                 acc += e;
             }
